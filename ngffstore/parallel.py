@@ -1,0 +1,119 @@
+"""Running dask task lists on a chosen scheduler, with a progress bar on a terminal.
+
+``scheduler`` is ``"threads"`` (default), ``"processes"``, ``"synchronous"``, a
+``dask.distributed`` address (``tcp://host:8786``) or a ``distributed.Client``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dask
+from dask.callbacks import Callback
+from tqdm.auto import tqdm
+
+from .errors import SchedulerError
+
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "sync", "single-threaded")
+
+
+def progress_enabled(progress: bool | None) -> bool:
+    """Progress bars show on a terminal unless asked otherwise; they are quiet when piped."""
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return bool(progress)
+
+
+def make_bar(total: int, desc: str, progress: bool | None, unit: str = "block") -> tqdm:
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=not progress_enabled(progress),
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )
+
+
+class _TaskCounter(Callback):
+    def __init__(self, bar: tqdm, prefix: str) -> None:
+        super().__init__()
+        self.bar = bar
+        self.prefix = prefix
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        name = key[0] if isinstance(key, tuple) else key
+        if isinstance(name, str) and name.startswith(self.prefix):
+            self.bar.update(1)
+
+
+def is_distributed(scheduler: Any) -> bool:
+    if scheduler is None:
+        return False
+    if isinstance(scheduler, str):
+        return scheduler not in LOCAL_SCHEDULERS
+    return type(scheduler).__name__ == "Client"
+
+
+def parse_scheduler(scheduler: Any) -> Any:
+    if scheduler in (None, ""):
+        return "threads"
+    if isinstance(scheduler, str) and scheduler not in LOCAL_SCHEDULERS and ":" not in scheduler:
+        raise SchedulerError(
+            f"unknown scheduler {scheduler!r}: use threads, processes, synchronous or a "
+            "dask.distributed address such as tcp://127.0.0.1:8786"
+        )
+    return scheduler
+
+
+@contextlib.contextmanager
+def client_for(scheduler: Any) -> Iterator[Any]:
+    """A ``distributed.Client`` for an address (closed afterwards) or the client given."""
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(
+            f"cannot reach the dask scheduler at {scheduler}: {exc}; start it or omit --scheduler"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run(
+    tasks: Sequence[Any],
+    *,
+    scheduler: Any = None,
+    progress: bool | None = None,
+    desc: str = "writing",
+    prefix: str = "ngffstore-",
+    num_workers: int | None = None,
+) -> list[Any]:
+    """Compute dask ``tasks`` (delayed objects whose keys start with ``prefix``) and return results."""
+    scheduler = parse_scheduler(scheduler)
+    if not tasks:
+        return []
+    with make_bar(len(tasks), desc, progress) as bar:
+        if is_distributed(scheduler):
+            from distributed import as_completed
+
+            with client_for(scheduler) as client:
+                futures = client.compute(list(tasks))
+                for _ in as_completed(futures):
+                    bar.update(1)
+                return client.gather(futures)
+        kwargs: dict[str, Any] = {"scheduler": scheduler}
+        if num_workers:
+            kwargs["num_workers"] = num_workers
+        with _TaskCounter(bar, prefix):
+            return list(dask.compute(*tasks, **kwargs))

@@ -1,0 +1,146 @@
+"""Pyramid planning and block downsampling.
+
+Every level is half the size of the one before along the downsampled axes (y and x, and z on
+request), rounded up; an odd edge row or column averages the pixels that exist. Levels stop when
+the longest y/x edge fits ``min_size``. Downsampling works on blocks whose size along each
+downsampled axis is even (except at the image edge), so the result has no seams at block borders.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+METHODS = ("mean", "mode", "nearest", "min", "max")
+LABEL_METHODS = ("mode", "nearest")
+
+
+def parse_method(method: str, *, labels: bool = False) -> str:
+    allowed = LABEL_METHODS if labels else METHODS
+    m = str(method).lower()
+    if m not in allowed:
+        kind = "label images" if labels else "images"
+        raise InputError(f"unknown downsampling method {method!r} for {kind}; use one of {', '.join(allowed)}")
+    return m
+
+
+def level_factors(
+    shape: Sequence[int],
+    axes: str,
+    *,
+    min_size: int = 256,
+    downsample_z: bool = False,
+    max_levels: int | None = None,
+) -> list[tuple[int, ...]]:
+    """Per-level downsampling factors relative to the level before (level 0 has none).
+
+    Returns a list with one tuple per level after the first; each entry is 1 or 2 per axis.
+    """
+    if min_size < 1:
+        raise InputError(f"min_size must be at least 1 pixel, got {min_size}")
+    shape = list(int(s) for s in shape)
+    yx = [i for i, a in enumerate(axes) if a in "yx"]
+    z = axes.find("z")
+    factors: list[tuple[int, ...]] = []
+    while max(shape[i] for i in yx) > min_size:
+        if max_levels is not None and len(factors) + 1 >= max_levels:
+            break
+        f = [1] * len(shape)
+        for i in yx:
+            if shape[i] > 1:
+                f[i] = 2
+        if downsample_z and z >= 0 and shape[z] > 1:
+            f[z] = 2
+        factors.append(tuple(f))
+        shape = [-(-s // fi) for s, fi in zip(shape, f)]
+    return factors
+
+
+def level_shapes(shape: Sequence[int], factors: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    shapes = [tuple(int(s) for s in shape)]
+    for f in factors:
+        shapes.append(tuple(-(-s // fi) for s, fi in zip(shapes[-1], f)))
+    return shapes
+
+
+def level_scales(scale0: Sequence[float], factors: Sequence[Sequence[int]]) -> list[tuple[float, ...]]:
+    scales = [tuple(float(s) for s in scale0)]
+    for f in factors:
+        scales.append(tuple(s * fi for s, fi in zip(scales[-1], f)))
+    return scales
+
+
+def _views(block: np.ndarray, factors: Sequence[int]) -> list[np.ndarray]:
+    """The strided views whose element-wise combination downsamples ``block``.
+
+    Along an axis with factor 2 and odd length the last element is repeated, so the mean of the
+    edge window is the mean of the pixels that exist.
+    """
+    if any(f == 2 and n % 2 for f, n in zip(factors, block.shape)):
+        pad = [(0, 1 if (f == 2 and n % 2) else 0) for f, n in zip(factors, block.shape)]
+        block = np.pad(block, pad, mode="edge")
+    offsets = [range(f) for f in factors]
+    views = []
+    for offset in itertools.product(*offsets):
+        views.append(block[tuple(slice(o, None, f) for o, f in zip(offset, factors))])
+    return views
+
+
+def _accumulator(dtype: np.dtype) -> np.dtype:
+    if dtype.kind == "b":
+        return np.dtype(np.uint16)
+    if dtype.kind == "u":
+        return np.dtype(np.uint64) if dtype.itemsize >= 4 else np.dtype(np.uint32)
+    if dtype.kind == "i":
+        return np.dtype(np.int64) if dtype.itemsize >= 4 else np.dtype(np.int32)
+    return np.dtype(np.float64)
+
+
+def downsample(block: np.ndarray, factors: Sequence[int], method: str = "mean") -> np.ndarray:
+    """Downsample ``block`` by ``factors`` (1 or 2 per axis) with ``method``.
+
+    ``mean`` is exact for integers: the sum is rounded half up, never truncated. ``mode`` and
+    ``nearest`` only ever return values present in the source window (for label images).
+    """
+    factors = tuple(int(f) for f in factors)
+    if all(f == 1 for f in factors):
+        return block
+    if method == "nearest":
+        return np.ascontiguousarray(block[tuple(slice(None, None, f) for f in factors)])
+    views = _views(block, factors)
+    if method == "mean":
+        n = len(views)
+        acc_dtype = _accumulator(block.dtype)
+        acc = views[0].astype(acc_dtype)
+        for v in views[1:]:
+            np.add(acc, v, out=acc, casting="unsafe")
+        if block.dtype.kind == "b":
+            return acc * 2 >= n
+        if block.dtype.kind in "ui":
+            acc += n // 2
+            acc //= n
+            return acc.astype(block.dtype)
+        acc /= n
+        return acc.astype(block.dtype)
+    if method == "min":
+        return np.minimum.reduce(views)
+    if method == "max":
+        return np.maximum.reduce(views)
+    if method == "mode":
+        return _mode(views)
+    raise InputError(f"unknown downsampling method {method!r}")
+
+
+def _mode(views: list[np.ndarray]) -> np.ndarray:
+    """The most frequent value of each window; ties go to the earliest (top-left) value."""
+    stack = np.stack(views)
+    counts = np.zeros(stack.shape, dtype=np.uint8)
+    for i in range(len(views)):
+        for j in range(len(views)):
+            counts[i] += stack[i] == stack[j]
+    best = np.argmax(counts, axis=0)
+    return np.take_along_axis(stack, best[None], axis=0)[0]
