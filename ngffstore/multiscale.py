@@ -338,17 +338,7 @@ def write_pyramid(
 
 def _run(tasks: list[Any], scheduler: Any, bar: Any) -> None:
     scheduler = parallel.parse_scheduler(scheduler)
-    if parallel.is_distributed(scheduler):
-        from distributed import as_completed
-
-        with parallel.client_for(scheduler) as client:
-            futures = client.compute(tasks)
-            for future in as_completed(futures):
-                future.result()
-                bar.update(1)
-        return
-    with parallel._TaskCounter(bar, "ngffstore-block"):
-        dask.compute(*tasks, scheduler=scheduler)
+    parallel.compute(tasks, scheduler=scheduler, bar=bar, prefix="ngffstore-block")
 
 
 def clear_progress(location: Location) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -90,30 +91,33 @@ def client_for(scheduler: Any) -> Iterator[Any]:
         client.close()
 
 
+def compute(tasks: Sequence[Any], *, scheduler: Any, bar: tqdm, prefix: str = "ngffstore-") -> list[Any]:
+    """Compute ``tasks`` on ``scheduler``, advancing ``bar`` once per task whose key starts with ``prefix``."""
+    scheduler = parse_scheduler(scheduler)
+    if is_distributed(scheduler):
+        with client_for(scheduler) as client:
+            futures = client.compute(list(tasks))
+            done = 0
+            while done < len(futures):
+                time.sleep(0.1)
+                now = sum(f.done() for f in futures)
+                bar.update(now - done)
+                done = now
+            return client.gather(futures)
+    with _TaskCounter(bar, prefix):
+        return list(dask.compute(*tasks, scheduler=scheduler))
+
+
 def run(
     tasks: Sequence[Any],
     *,
     scheduler: Any = None,
     progress: bool | None = None,
-    desc: str = "writing",
+    desc: str = "working",
     prefix: str = "ngffstore-",
-    num_workers: int | None = None,
 ) -> list[Any]:
-    """Compute dask ``tasks`` (delayed objects whose keys start with ``prefix``) and return results."""
-    scheduler = parse_scheduler(scheduler)
+    """Compute dask ``tasks`` (delayed objects whose keys start with ``prefix``) with a progress bar."""
     if not tasks:
         return []
     with make_bar(len(tasks), desc, progress) as bar:
-        if is_distributed(scheduler):
-            from distributed import as_completed
-
-            with client_for(scheduler) as client:
-                futures = client.compute(list(tasks))
-                for _ in as_completed(futures):
-                    bar.update(1)
-                return client.gather(futures)
-        kwargs: dict[str, Any] = {"scheduler": scheduler}
-        if num_workers:
-            kwargs["num_workers"] = num_workers
-        with _TaskCounter(bar, prefix):
-            return list(dask.compute(*tasks, **kwargs))
+        return compute(tasks, scheduler=scheduler, bar=bar, prefix=prefix)

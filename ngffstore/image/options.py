@@ -126,6 +126,7 @@ def resolve_shards(
     out = []
     for i, a in enumerate(axes):
         v = given[i] if given[i] is not None else chunks[i]
+        v = min(v, -(-int(shape[i]) // chunks[i]) * chunks[i])  # a shard never exceeds the array
         if v % chunks[i]:
             raise InputError(
                 f"shard size {v} along {a} is not a multiple of the chunk size {chunks[i]}; "

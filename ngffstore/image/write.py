@@ -273,9 +273,9 @@ def write_image(
     method = parse_method(method)
     compression = Compression.parse(compression)
     chunk_shape = default_chunks(axes_c, shape, parse_block_shape(chunks, axes_c, shape, "chunk size"))
-    shard_shape = resolve_shards(axes_c, shape, chunk_shape, parse_block_shape(shards, axes_c, shape, "shard size"))
-    if shard_shape is not None and zarr_format == 2:
+    if shards is not None and zarr_format == 2:
         raise InputError("shards need Zarr v3: use NGFF 0.5 (--ngff-version 0.5) or drop --shards")
+    shard_shape = resolve_shards(axes_c, shape, chunk_shape, parse_block_shape(shards, axes_c, shape, "shard size"))
     scale_map = parse_scale(scale, axes_c)
     unit_map: dict[str, str] = {}
     for k, v in (units or {}).items():

@@ -1,0 +1,263 @@
+"""write_image: exact pyramids, NGFF metadata read by other clients, resume, overwrite, schedulers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ngffstore
+from converters.base import Source
+from ngffstore import multiscale, samples
+from ngffstore.errors import AxesError, InputError, NotNgffError, OutputExistsError
+
+
+def reference_mean(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Independent reference: mean over the pixels that exist in each 2-window, rounded half up."""
+    out = a.astype(np.float64)
+    for ax in axes:
+        n = out.shape[ax]
+        m = -(-n // 2)
+        summed = np.zeros(out.shape[:ax] + (m,) + out.shape[ax + 1 :])
+        count = np.zeros(m)
+        for off in (0, 1):
+            part = np.take(out, np.arange(off, n, 2), axis=ax)
+            k = part.shape[ax]
+            idx = [slice(None)] * out.ndim
+            idx[ax] = slice(0, k)
+            summed[tuple(idx)] += part
+            count[:k] += 1
+        shape = [1] * out.ndim
+        shape[ax] = m
+        out = summed / count.reshape(shape)
+    return out
+
+
+def levels_of(url: str) -> list[np.ndarray]:
+    group = zarr.open_group(url, mode="r")
+    attrs = group.attrs.asdict()
+    block = attrs.get("ome", attrs)
+    return [np.asarray(group[ds["path"]][...]) for ds in block["multiscales"][0]["datasets"]]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    h=st.integers(1, 140),
+    w=st.integers(1, 140),
+    chunk=st.sampled_from([4, 7, 16, 33]),
+    target=st.sampled_from([64, 512, 4096, 1 << 20]),
+    seed=st.integers(0, 2**16),
+)
+def test_mean_pyramid_is_exact_and_seamless(tmp_path_factory, h, w, chunk, target, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 65536, size=(h, w), dtype=np.uint16)
+    url = str(tmp_path_factory.mktemp("p") / "img.zarr")
+    ngffstore.write_image(a, url, chunks=chunk, min_size=4, memory_target=target, progress=False)
+    levels = levels_of(url)
+    assert np.array_equal(levels[0], a)
+    expected = a.astype(np.float64)
+    for level in levels[1:]:
+        # every level is the rounded mean of the stored level before it
+        prev = expected
+        expected = np.floor(reference_mean(np.rint(prev), (0, 1)) + 0.5)
+        assert level.shape == expected.shape
+        assert np.array_equal(level, expected.astype(np.uint16))
+    assert max(levels[-1].shape) <= 4
+
+
+def test_levels_scales_and_metadata(tmp_path):
+    a = np.zeros((3, 5, 1000, 700), dtype=np.uint8)
+    url = str(tmp_path / "img.zarr")
+    summary = ngffstore.write_image(
+        a, url, axes="czyx", scale="2,0.5,0.5", units={"z": "µm", "y": "µm", "x": "um"},
+        channels=["DAPI", "GFP", "RFP"], min_size=256, progress=False,
+    )
+    assert [lv.shape for lv in summary.levels] == [(3, 5, 1000, 700), (3, 5, 500, 350), (3, 5, 250, 175)]
+    assert [lv.scale for lv in summary.levels] == [(1, 2, 0.5, 0.5), (1, 2, 1, 1), (1, 2, 2, 2)]
+    assert summary.units == {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
+    assert summary.channels == ("DAPI", "GFP", "RFP")
+    doc = json.load(open(os.path.join(url, "zarr.json")))
+    ome = doc["attributes"]["ome"]
+    assert ome["version"] == "0.5"
+    assert [c["color"] for c in ome["omero"]["channels"]] == ["0000FF", "00FF00", "FF0000"]
+    assert all("window" in c for c in ome["omero"]["channels"])
+    arr = json.load(open(os.path.join(url, "0", "zarr.json")))
+    assert arr["dimension_names"] == ["c", "z", "y", "x"]
+    history = doc["attributes"]["ngffstore"]["provenance"]
+    assert history[-1]["operation"] == "write_image" and history[-1]["parameters"]["axes"] == "czyx"
+
+
+def test_axes_are_reordered_to_ngff_order(tmp_path):
+    a = np.arange(4 * 30 * 20, dtype=np.uint16).reshape(30, 20, 4)  # y, x, c
+    url = str(tmp_path / "img.zarr")
+    summary = ngffstore.write_image(a, url, axes="yxc", progress=False)
+    assert summary.axes == "cyx"
+    assert np.array_equal(levels_of(url)[0], np.moveaxis(a, -1, 0))
+
+
+def test_downsample_z_on_request(tmp_path):
+    a = np.ones((9, 600, 600), dtype=np.uint16)
+    s = ngffstore.write_image(a, str(tmp_path / "a.zarr"), axes="zyx", downsample_z=True, progress=False)
+    assert [lv.shape[0] for lv in s.levels] == [9, 5, 3]
+    s = ngffstore.write_image(a, str(tmp_path / "b.zarr"), axes="zyx", progress=False)
+    assert [lv.shape[0] for lv in s.levels] == [9, 9, 9]
+
+
+@pytest.mark.parametrize("method", ["nearest", "mode", "min", "max"])
+def test_other_methods_never_invent_values(tmp_path, method):
+    rng = np.random.default_rng(1)
+    a = rng.choice(np.array([0, 3, 70, 900], dtype=np.uint32), size=(301, 257))
+    url = str(tmp_path / "img.zarr")
+    ngffstore.write_image(a, url, method=method, chunks=64, min_size=16, progress=False)
+    for level in levels_of(url):
+        assert set(np.unique(level)) <= {0, 3, 70, 900}
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "bool"])
+def test_dtypes(tmp_path, dtype):
+    rng = np.random.default_rng(2)
+    a = (rng.random((300, 300)) * 100 - (50 if dtype == "int16" else 0)).astype(dtype)
+    url = str(tmp_path / "img.zarr")
+    ngffstore.write_image(a, url, min_size=64, progress=False)
+    levels = levels_of(url)
+    assert levels[1].dtype == np.dtype(dtype)
+    if dtype == "float32":
+        assert np.allclose(levels[1], reference_mean(a, (0, 1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_other_clients_read_the_output(tmp_path, version):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    a = samples.synthetic_cells((2, 700, 600), chunks=256).compute()
+    url = str(tmp_path / f"img{version}.zarr")
+    ngffstore.write_image(a, url, axes="cyx", scale={"y": 0.2, "x": 0.2}, units={"y": "micrometer", "x": "micrometer"},
+                          ngff_version=version, chunks=256, progress=False)
+    nodes = list(Reader(parse_url(url))())
+    assert np.array_equal(np.asarray(nodes[0].data[0]), a)
+    assert len(nodes[0].data) == 3
+    if version == "0.5":
+        from ome_zarr_models.v05.image import Image
+    else:
+        from ome_zarr_models.v04.image import Image
+    Image.from_zarr(zarr.open_group(url, mode="r"))  # raises on invalid metadata
+    if version == "0.4":
+        assert os.path.exists(os.path.join(url, "0", "0", "0", "0"))  # nested "/" chunk keys
+
+
+def test_shards(tmp_path):
+    a = np.random.default_rng(3).integers(0, 1000, (1100, 900), dtype=np.uint16)
+    url = str(tmp_path / "img.zarr")
+    s = ngffstore.write_image(a, url, chunks=128, shards=512, min_size=128, memory_target=1 << 16, progress=False)
+    assert s.levels[0].shards == (512, 512) and s.levels[0].chunks == (128, 128)
+    assert np.array_equal(levels_of(url)[0], a)
+    assert np.array_equal(levels_of(url)[1], np.floor(reference_mean(a, (0, 1)) + 0.5).astype(np.uint16))
+
+
+def test_dask_input_is_streamed_not_loaded(tmp_path):
+    a = samples.synthetic_cells((1, 1500, 1300), chunks=300)
+    url = str(tmp_path / "img.zarr")
+    ngffstore.write_image(a, url, axes="cyx", chunks=256, memory_target=1 << 18, progress=False)
+    assert np.array_equal(levels_of(url)[0], a.compute())
+
+
+def _source(tmp_path, a):
+    path = str(tmp_path / "input.npy")
+    np.save(path, a)
+    return Source(data=da.from_array(np.load(path, mmap_mode="r"), chunks=(64, 64)), axes="yx", inputs=[path], name="input")
+
+
+def test_interrupted_write_never_reads_complete_and_resumes(tmp_path, monkeypatch):
+    a = np.random.default_rng(4).integers(0, 4000, (512, 512), dtype=np.uint16)
+    url = str(tmp_path / "img.zarr")
+    calls = {"n": 0}
+    real = multiscale.write_block
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise RuntimeError("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(multiscale, "write_block", failing)
+    with pytest.raises(RuntimeError):
+        ngffstore.write_image(_source(tmp_path, a), url, chunks=32, min_size=32, memory_target=32 * 32 * 2 * 4,
+                              scheduler="synchronous", progress=False)
+    with pytest.raises(NotNgffError):
+        ngffstore.image_info(url)  # the node has no NGFF metadata yet
+    done_before = len(multiscale.done_blocks(ngffstore.Location.parse(url)))
+    assert done_before == 5
+
+    monkeypatch.setattr(multiscale, "write_block", real)
+    counted = {"n": 0}
+
+    def counting(*args, **kwargs):
+        counted["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(multiscale, "write_block", counting)
+    ngffstore.write_image(_source(tmp_path, a), url, chunks=32, min_size=32, memory_target=32 * 32 * 2 * 4,
+                          scheduler="synchronous", progress=False)
+    levels = levels_of(url)
+    assert np.array_equal(levels[0], a)
+    assert np.array_equal(levels[1], np.floor(reference_mean(a, (0, 1)) + 0.5).astype(np.uint16))
+    total_blocks = counted["n"] + done_before
+    assert counted["n"] == total_blocks - 5  # the finished blocks were not redone
+    assert not os.path.exists(os.path.join(url, multiscale.PROGRESS_DIR))
+
+
+def test_existing_output_needs_overwrite_and_is_left_intact(tmp_path):
+    url = str(tmp_path / "img.zarr")
+    a = np.ones((300, 300), dtype=np.uint8)
+    ngffstore.write_image(a, url, progress=False)
+    before = json.load(open(os.path.join(url, "zarr.json")))
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        ngffstore.write_image(a * 2, url, progress=False)
+    assert json.load(open(os.path.join(url, "zarr.json"))) == before
+    assert levels_of(url)[0].max() == 1
+    ngffstore.write_image(a * 2, url, overwrite=True, progress=False)
+    assert levels_of(url)[0].max() == 2
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+    url = str(tmp_path / "img.zarr")
+    with pytest.raises(AxesError, match="axes"):
+        ngffstore.write_image(np.zeros((4, 30, 30)), url)
+    with pytest.raises(AxesError):
+        ngffstore.write_image(np.zeros((30, 30)), url, axes="zyx")
+    with pytest.raises(InputError, match="not supported"):
+        ngffstore.write_image(np.zeros((30, 30), dtype=complex), url)
+    with pytest.raises(InputError, match="Zarr v3"):
+        ngffstore.write_image(np.zeros((30, 30)), url, shards=64, ngff_version="0.4")
+    with pytest.raises(InputError, match="multiple"):
+        ngffstore.write_image(np.zeros((300, 300)), url, chunks=64, shards=100)
+    with pytest.raises(InputError, match="compression"):
+        ngffstore.write_image(np.zeros((30, 30)), url, compression="lzw")
+    with pytest.raises(InputError, match="channel"):
+        ngffstore.write_image(np.zeros((2, 30, 30)), url, axes="cyx", channels=["a"])
+    assert not os.path.exists(url)
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "distributed"])
+def test_parallel_schedulers_give_identical_output(tmp_path, scheduler):
+    a = samples.synthetic_cells((2, 600, 520), chunks=200)
+    ref = str(tmp_path / "ref.zarr")
+    ngffstore.write_image(a, ref, axes="cyx", chunks=128, memory_target=1 << 17, scheduler="synchronous", progress=False)
+    url = str(tmp_path / "par.zarr")
+    if scheduler == "distributed":
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            ngffstore.write_image(a, url, axes="cyx", chunks=128, memory_target=1 << 17,
+                                  scheduler=cluster.scheduler_address, progress=False)
+    else:
+        ngffstore.write_image(a, url, axes="cyx", chunks=128, memory_target=1 << 17, scheduler=scheduler, progress=False)
+    for x, y in zip(levels_of(ref), levels_of(url)):
+        assert np.array_equal(x, y)
