@@ -32,7 +32,9 @@ _SCHEMA_KINDS = frozenset({"image", "label", "plate", "well", "bf2raw", "ome"})
 
 def _check_version(version: str) -> None:
     if version not in SCHEMA_VERSIONS:
-        raise ValueError(f"no NGFF schemas for version {version!r}; known: {', '.join(SCHEMA_VERSIONS)}")
+        raise ValueError(
+            f"no NGFF schemas for version {version!r}; known: {', '.join(SCHEMA_VERSIONS)}"
+        )
 
 
 @functools.cache
@@ -45,7 +47,9 @@ def schema_documents(version: str) -> Mapping[str, Mapping[str, Any]]:
         if entry.name.endswith(".schema"):
             docs[entry.name[: -len(".schema")]] = json.loads(entry.read_text(encoding="utf-8"))
     if not docs:
-        raise FileNotFoundError(f"the NGFF {version} schemas are missing from the ngffstore package")
+        raise FileNotFoundError(
+            f"the NGFF {version} schemas are missing from the ngffstore package"
+        )
     return docs
 
 
@@ -69,16 +73,19 @@ def schema_name(kind: str, *, strict: bool = False) -> str:
 def _stem(name: str) -> str:
     """``"schemas/image.schema"``, ``"image.schema"`` or ``"image"`` -> ``"image"``."""
     name = name.rsplit("/", 1)[-1]
-    return name[: -len(".schema")] if name.endswith(".schema") else name
+    return name.removesuffix(".schema")
+
+
+def validator(version: str, name: str) -> Draft202012Validator:
+    """A validator for schema ``name`` of ``version`` (``"strict_plate"`` or a file name)."""
+    return _validator(version, _stem(name))
 
 
 @functools.cache
-def validator(version: str, name: str) -> Draft202012Validator:
-    """A validator for schema ``name`` (a stem like ``"strict_plate"`` or a file name) of ``version``."""
+def _validator(version: str, stem: str) -> Draft202012Validator:
     docs = schema_documents(version)
-    stem = _stem(name)
     if stem not in docs:
-        raise ValueError(f"no schema {name!r} in NGFF {version}; known: {', '.join(sorted(docs))}")
+        raise ValueError(f"no schema {stem!r} in NGFF {version}; known: {', '.join(sorted(docs))}")
     return Draft202012Validator(docs[stem], registry=registry(version))
 
 

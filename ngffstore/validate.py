@@ -21,7 +21,7 @@ import asyncio
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -225,7 +225,9 @@ def _check_axes(axes: Any, where: str, sink: _Sink) -> list[_Axis] | None:
         isinstance(a, Mapping) and isinstance(a.get("name"), str) for a in axes
     ):
         return None
-    parsed = [_Axis(a["name"], a.get("type") if isinstance(a.get("type"), str) else None) for a in axes]
+    parsed = [
+        _Axis(a["name"], a.get("type") if isinstance(a.get("type"), str) else None) for a in axes
+    ]
     names = [a.name for a in parsed]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -235,10 +237,15 @@ def _check_axes(axes: Any, where: str, sink: _Sink) -> list[_Axis] | None:
     if not 2 <= n_space <= 3:
         sink.error(f"{where}.axes: there must be 2 or 3 axes of type 'space'; found {n_space}")
     if cats.count("time") > 1:
-        sink.error(f"{where}.axes: at most one axis of type 'time' is allowed; found {cats.count('time')}")
+        sink.error(
+            f"{where}.axes: at most one axis of type 'time' is allowed; found {cats.count('time')}"
+        )
     n_other = cats.count("channel") + cats.count("custom")
     if n_other > 1:
-        sink.error(f"{where}.axes: at most one axis of type 'channel' or a custom type is allowed; found {n_other}")
+        sink.error(
+            f"{where}.axes: at most one axis of type 'channel' or a custom type is allowed; "
+            f"found {n_other}"
+        )
     rank = {"time": 0, "channel": 1, "custom": 1, "space": 2}
     ranks = [rank[c] for c in cats]
     if ranks != sorted(ranks):
@@ -254,7 +261,8 @@ def _check_axes(axes: Any, where: str, sink: _Sink) -> list[_Axis] | None:
             sink.error(f"{where}.axes: unit of axis {axis.name!r} must be a string, not {unit!r}")
         elif axis.type == "space" and unit not in SPACE_UNITS:
             sink.should(
-                f"{where}.axes: unit {unit!r} of space axis {axis.name!r} is not an NGFF space unit "
+                f"{where}.axes: unit {unit!r} of space axis {axis.name!r} "
+                "is not an NGFF space unit "
                 "(e.g. 'micrometer', 'nanometer')"
             )
         elif axis.type == "time" and unit not in TIME_UNITS:
@@ -265,7 +273,9 @@ def _check_axes(axes: Any, where: str, sink: _Sink) -> list[_Axis] | None:
     return parsed
 
 
-def _check_transforms(cts: Any, where: str, n_axes: int | None, sink: _Sink) -> tuple[float, ...] | None:
+def _check_transforms(
+    cts: Any, where: str, n_axes: int | None, sink: _Sink
+) -> tuple[float, ...] | None:
     """One scale then at most one translation, each with one value per axis; returns the scale."""
     if not isinstance(cts, list):
         return None
@@ -290,7 +300,10 @@ def _check_transforms(cts: Any, where: str, n_axes: int | None, sink: _Sink) -> 
             )
         if key == "scale" and scale is None:
             if any(v <= 0 for v in values):
-                sink.error(f"{where}.coordinateTransformations: scale values must be positive; got {values}")
+                sink.error(
+                    f"{where}.coordinateTransformations: scale values must be positive; "
+                    f"got {values}"
+                )
             scale = tuple(float(v) for v in values)
     return scale
 
@@ -303,7 +316,11 @@ def _check_scale_order(ms: _Multiscale, where: str, sink: _Sink) -> None:
             continue
         if previous is not None and len(previous[1]) == len(level.scale):
             i, before = previous
-            names = ms.names if ms.names and len(ms.names) == len(before) else [str(k) for k in range(len(before))]
+            names = (
+                ms.names
+                if ms.names and len(ms.names) == len(before)
+                else [str(k) for k in range(len(before))]
+            )
             smaller = [
                 f"{names[k]} {_fmt(a)} -> {_fmt(b)}"
                 for k, (a, b) in enumerate(zip(before, level.scale))
@@ -312,7 +329,8 @@ def _check_scale_order(ms: _Multiscale, where: str, sink: _Sink) -> None:
             if smaller:
                 sink.error(
                     f"{where}.datasets: the scale decreases from level {i} to level {j} "
-                    f"({'; '.join(smaller)}); levels must go from the highest to the lowest resolution"
+                    f"({'; '.join(smaller)}); levels must go from the highest to the lowest "
+                    "resolution"
                 )
         previous = (j, level.scale)
 
@@ -339,15 +357,22 @@ def _check_multiscales(block: Mapping[str, Any], sink: _Sink) -> list[_Multiscal
             path = ds.get("path")
             if isinstance(path, str):
                 if not _safe_relpath(path):
-                    sink.error(f"{where}.datasets[{j}].path {path!r} must be a relative path inside the group")
+                    sink.error(
+                        f"{where}.datasets[{j}].path {path!r} must be a relative path "
+                        "inside the group"
+                    )
                     path = None
                 elif path in seen:
-                    sink.error(f"{where}.datasets[{j}].path {path!r} is used by more than one level")
+                    sink.error(
+                        f"{where}.datasets[{j}].path {path!r} is used by more than one level"
+                    )
                 else:
                     seen.add(path)
             else:
                 path = None
-            scale = _check_transforms(ds.get("coordinateTransformations"), f"{where}.datasets[{j}]", n_axes, sink)
+            scale = _check_transforms(
+                ds.get("coordinateTransformations"), f"{where}.datasets[{j}]", n_axes, sink
+            )
             levels.append(_Level(path, scale))
         if "coordinateTransformations" in entry:
             _check_transforms(entry["coordinateTransformations"], where, n_axes, sink)
@@ -389,7 +414,10 @@ def _check_image_label(block: Mapping[str, Any], version: str, sink: _Sink) -> N
 def _names(items: Any) -> list[str | None] | None:
     if not isinstance(items, list):
         return None
-    return [it.get("name") if isinstance(it, Mapping) and isinstance(it.get("name"), str) else None for it in items]
+    return [
+        it.get("name") if isinstance(it, Mapping) and isinstance(it.get("name"), str) else None
+        for it in items
+    ]
 
 
 def _check_plate(block: Mapping[str, Any], sink: _Sink) -> _Plate:
@@ -411,10 +439,12 @@ def _check_plate(block: Mapping[str, Any], sink: _Sink) -> _Plate:
         row = col = None
         for key, names, what in (("rowIndex", rows, "rows"), ("columnIndex", columns, "columns")):
             index = well.get(key)
-            if not _is_int(index) or names is None:
+            if not isinstance(index, int) or isinstance(index, bool) or names is None:
                 continue
             if not 0 <= index < len(names):
-                sink.error(f"{where}: {key} {index} is out of range (the plate has {len(names)} {what})")
+                sink.error(
+                    f"{where}: {key} {index} is out of range (the plate has {len(names)} {what})"
+                )
             elif key == "rowIndex":
                 row = names[index]
             else:
@@ -570,7 +600,7 @@ class _Ctx:
     """What a child node knows about its parent."""
 
     version: str
-    image: "_ImageInfo | None" = None
+    image: _ImageInfo | None = None
     plate: _Plate | None = None
 
 
@@ -635,7 +665,7 @@ class _Walker:
 
     # -- reading metadata ---------------------------------------------------------------
     def open(self, path: str, want: Literal["group", "array"]) -> _Node:
-        """Open ``path`` with zarr (metadata only); describe it from raw documents if zarr cannot."""
+        """Open ``path`` with zarr (metadata only); if zarr cannot, describe its raw documents."""
         with storage_errors(self.location.child(path), "read"):
             try:
                 if want == "group":
@@ -663,7 +693,9 @@ class _Walker:
         prototype = default_buffer_prototype()
 
         async def fetch() -> list[Any]:
-            return await asyncio.gather(*(self.store.get(prefix + k, prototype=prototype) for k in keys))
+            return await asyncio.gather(
+                *(self.store.get(prefix + k, prototype=prototype) for k in keys)
+            )
 
         out: dict[str, Any] = {}
         for key, buf in zip(keys, sync(fetch())):
@@ -683,18 +715,26 @@ class _Walker:
         if v3 is not None:
             if not isinstance(v3, Mapping):
                 return _Node(path, "invalid", 3, issue="zarr.json is not a valid JSON object")
-            attrs = v3.get("attributes") if isinstance(v3.get("attributes"), Mapping) else {}
+            raw_attrs = v3.get("attributes")
+            attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
             node_type = v3.get("node_type")
             if node_type == "array":
                 names = v3.get("dimension_names")
                 return _Node(
-                    path, "array", 3, attrs, _ints(v3.get("shape")), v3.get("data_type"),
+                    path,
+                    "array",
+                    3,
+                    attrs,
+                    _ints(v3.get("shape")),
+                    v3.get("data_type"),
                     tuple(names) if isinstance(names, list) else None,
                     issue=reason if want == "array" else None,
                 )
             if node_type == "group":
                 return _Node(path, "group", 3, attrs, issue=reason if want == "group" else None)
-            return _Node(path, "invalid", 3, attrs, issue=f"zarr.json has an unknown node_type {node_type!r}")
+            return _Node(
+                path, "invalid", 3, attrs, issue=f"zarr.json has an unknown node_type {node_type!r}"
+            )
         zattrs = docs[".zattrs"]
         if zattrs is _BAD:
             return _Node(path, "invalid", 2, issue=".zattrs is not valid JSON")
@@ -703,27 +743,43 @@ class _Walker:
         if zarray is not None:
             meta = zarray if isinstance(zarray, Mapping) else {}
             return _Node(
-                path, "array", 2, attrs, _ints(meta.get("shape")), meta.get("dtype"),
+                path,
+                "array",
+                2,
+                attrs,
+                _ints(meta.get("shape")),
+                meta.get("dtype"),
                 issue=reason if want == "array" else None,
             )
         if zgroup is not None:
             return _Node(path, "group", 2, attrs, issue=reason if want == "group" else None)
         if zattrs is not None:
             return _Node(
-                path, "group", 2, attrs,
+                path,
+                "group",
+                2,
+                attrs,
                 issue="has .zattrs but no .zgroup (or .zarray): not a valid Zarr v2 node",
             )
         return _Node(path, "missing")
 
     # -- dispatch ---------------------------------------------------------------------
-    def visit(self, path: str, *, expect: str | None = None, ctx: _Ctx | None = None,
-              node: _Node | None = None) -> Any:
+    def visit(
+        self,
+        path: str,
+        *,
+        expect: str | None = None,
+        ctx: _Ctx | None = None,
+        node: _Node | None = None,
+    ) -> Any:
         """Validate the group at ``path`` as whatever NGFF node its attributes declare."""
         sink = self.sink(path)
         what = _WHAT.get(expect or "", "an OME-NGFF node")
         node = node or self.open(path, "group")
         if node.kind == "missing":
-            sink.error(f"does not exist, but it should be {what}" if expect else "no Zarr group here")
+            sink.error(
+                f"does not exist, but it should be {what}" if expect else "no Zarr group here"
+            )
             return None
         if node.kind == "array":
             sink.error(f"is a Zarr array, but {what} must be a Zarr group")
@@ -748,14 +804,17 @@ class _Walker:
     def identify(
         self, node: _Node, sink: _Sink, expect: str | None, ctx: _Ctx | None
     ) -> tuple[str, str, Mapping[str, Any]] | None:
-        """``(kind, version, ngff block)``, or None after reporting why the node cannot be checked."""
+        """``(kind, version, ngff block)``, or None after reporting why it cannot be checked."""
         attrs = node.attrs
         wrapped = isinstance(attrs.get("ome"), Mapping)
         block: Mapping[str, Any] = attrs["ome"] if wrapped else attrs
         kind = _kind_of(block)
         if kind is None:
             if expect:
-                sink.error(f"not an OME-NGFF node: no {expect} metadata in the attributes, but it should be {_WHAT[expect]}")
+                sink.error(
+                    f"not an OME-NGFF node: no {expect} metadata in the attributes, "
+                    f"but it should be {_WHAT[expect]}"
+                )
             else:
                 sink.error("not an OME-NGFF node: the group attributes hold no OME-NGFF metadata")
             return None
@@ -774,7 +833,9 @@ class _Walker:
         else:
             versions = _versions_04(block)
             if len(versions) > 1:
-                sink.error(f"inconsistent NGFF versions in one group: {', '.join(sorted(versions))}")
+                sink.error(
+                    f"inconsistent NGFF versions in one group: {', '.join(sorted(versions))}"
+                )
                 return None
             version = versions.pop() if versions else None
             if version is None:
@@ -792,15 +853,24 @@ class _Walker:
             sink.error(f"NGFF {version} metadata must sit under the 'ome' key of the attributes")
             return None
         if version == "0.5" and node.zarr_format == 2:
-            sink.error("NGFF 0.5 metadata in a Zarr v2 group: NGFF 0.5 requires Zarr v3 (zarr.json)")
+            sink.error(
+                "NGFF 0.5 metadata in a Zarr v2 group: NGFF 0.5 requires Zarr v3 (zarr.json)"
+            )
         elif version == "0.4" and node.zarr_format == 3:
             sink.error("NGFF 0.4 metadata in a Zarr v3 group: NGFF 0.4 requires Zarr v2 (.zattrs)")
         if ctx is not None and ctx.version != version:
             sink.error(f"NGFF version {version} differs from its parent's version {ctx.version}")
         return kind, version, block
 
-    def dispatch(self, node: _Node, kind: str, version: str, block: Mapping[str, Any],
-                 sink: _Sink, ctx: _Ctx | None) -> Any:
+    def dispatch(
+        self,
+        node: _Node,
+        kind: str,
+        version: str,
+        block: Mapping[str, Any],
+        sink: _Sink,
+        ctx: _Ctx | None,
+    ) -> Any:
         if kind == "image":
             info = self.image(node, version, block, sink)
             self.labels_of(node.path, version, info)
@@ -823,13 +893,17 @@ class _Walker:
             _schema_check(node.attrs, "ome", version, sink)
             series = block.get("series")
             if not node.path:
-                sink.warn("this is the OME group of a bioformats2raw container: validate the "
-                          "container root to check its series images")
+                sink.warn(
+                    "this is the OME group of a bioformats2raw container: validate the "
+                    "container root to check its series images"
+                )
             return [s for s in series if isinstance(s, str)] if isinstance(series, list) else []
         raise AssertionError(kind)
 
     # -- images -----------------------------------------------------------------------
-    def image(self, node: _Node, version: str, block: Mapping[str, Any], sink: _Sink) -> _ImageInfo | None:
+    def image(
+        self, node: _Node, version: str, block: Mapping[str, Any], sink: _Sink
+    ) -> _ImageInfo | None:
         """Schema, multiscales rules, every level's array, and omero channels."""
         _schema_check(node.attrs, "image", version, sink)
         info: _ImageInfo | None = None
@@ -848,8 +922,9 @@ class _Walker:
         self.level_consistency(ms, arrays, where, sink)
         return arrays
 
-    def level_array(self, node: _Node, j: int, level: _Level, names: list[str] | None,
-                    where: str, sink: _Sink) -> _Node | None:
+    def level_array(
+        self, node: _Node, j: int, level: _Level, names: list[str] | None, where: str, sink: _Sink
+    ) -> _Node | None:
         if level.path is None:
             return None
         label = f"{where}.datasets[{j}] {level.path!r}"
@@ -865,7 +940,9 @@ class _Walker:
         if arr.kind == "invalid":
             return None
         if node.zarr_format and arr.zarr_format != node.zarr_format:
-            sink.error(f"{label}: a Zarr v{arr.zarr_format} array inside a Zarr v{node.zarr_format} group")
+            sink.error(
+                f"{label}: a Zarr v{arr.zarr_format} array inside a Zarr v{node.zarr_format} group"
+            )
         if names is not None and arr.shape is not None and len(arr.shape) != len(names):
             sink.error(
                 f"{label}: the array has {len(arr.shape)} dimensions (shape {list(arr.shape)}) "
@@ -873,22 +950,34 @@ class _Walker:
             )
         if names is not None and arr.dimension_names is not None and any(arr.dimension_names):
             dims = list(arr.dimension_names)
-            if len(dims) != len(names) or any(d is not None and d != n for d, n in zip(dims, names)):
-                sink.error(f"{label}: the array's dimension_names {dims} differ from the axes {names}")
+            if len(dims) != len(names) or any(
+                d is not None and d != n for d, n in zip(dims, names)
+            ):
+                sink.error(
+                    f"{label}: the array's dimension_names {dims} differ from the axes {names}"
+                )
         for key in ("dimension_names", "_ARRAY_DIMENSIONS"):
             value = arr.attrs.get(key)
             if names is not None and isinstance(value, list) and value != names:
-                sink.warn(f"{label}: the array attribute {key!r} = {value} differs from the axes {names}")
+                sink.warn(
+                    f"{label}: the array attribute {key!r} = {value} differs from the axes {names}"
+                )
         return arr
 
-    def level_consistency(self, ms: _Multiscale, arrays: list[_Node | None], where: str,
-                          sink: _Sink) -> None:
+    def level_consistency(
+        self, ms: _Multiscale, arrays: list[_Node | None], where: str, sink: _Sink
+    ) -> None:
         """One dtype for all levels; each level's shape agrees with its scale and level 0's."""
-        typed = [(ms.levels[j].path, _dtype_name(a.dtype)) for j, a in enumerate(arrays)
-                 if a is not None and a.dtype is not None]
+        typed = [
+            (ms.levels[j].path, _dtype_name(a.dtype))
+            for j, a in enumerate(arrays)
+            if a is not None and a.dtype is not None
+        ]
         if len({name for _, name in typed}) > 1:
-            sink.error(f"{where}: the levels have different data types: "
-                       + ", ".join(f"{p}: {name}" for p, name in typed))
+            sink.error(
+                f"{where}: the levels have different data types: "
+                + ", ".join(f"{p}: {name}" for p, name in typed)
+            )
         names = ms.names
         if names is None or not arrays or arrays[0] is None:
             return
@@ -898,7 +987,13 @@ class _Walker:
             return
         for j in range(1, len(arrays)):
             arr, scale = arrays[j], ms.levels[j].scale
-            if arr is None or arr.shape is None or scale is None or len(arr.shape) != n or len(scale) != n:
+            if (
+                arr is None
+                or arr.shape is None
+                or scale is None
+                or len(arr.shape) != n
+                or len(scale) != n
+            ):
                 continue
             wrong = []
             for k in range(n):
@@ -908,11 +1003,14 @@ class _Walker:
                 low, high = math.floor(expected + 1e-6), math.ceil(expected - 1e-6)
                 if not low <= arr.shape[k] <= high:
                     options = str(low) if low == high else f"{low} or {high}"
-                    wrong.append(f"axis {names[k]!r} has {arr.shape[k]} pixels, expected {options} "
-                                  f"({shape0[k]} x {_fmt(scale0[k])} / {_fmt(scale[k])})")
+                    wrong.append(
+                        f"axis {names[k]!r} has {arr.shape[k]} pixels, expected {options} "
+                        f"({shape0[k]} x {_fmt(scale0[k])} / {_fmt(scale[k])})"
+                    )
             if wrong:
                 sink.error(
-                    f"{where}.datasets[{j}] {ms.levels[j].path!r}: the shape {list(arr.shape)} does "
+                    f"{where}.datasets[{j}] {ms.levels[j].path!r}: "
+                    f"the shape {list(arr.shape)} does "
                     f"not match the scale {[_fmt(s) for s in scale]} against level 0 "
                     f"(shape {list(shape0)}): {'; '.join(wrong)}"
                 )
@@ -934,7 +1032,9 @@ class _Walker:
                     f"{info.ms.axes[c_axes[0]].name!r} has size {size}"
                 )
         elif len(channels) != 1:
-            sink.warn(f"omero.channels: {len(channels)} channels, but the image has no channel axis")
+            sink.warn(
+                f"omero.channels: {len(channels)} channels, but the image has no channel axis"
+            )
 
     def labels_of(self, image_path: str, version: str, info: _ImageInfo | None) -> None:
         """Validate the image's ``labels/`` group, if there is one."""
@@ -944,8 +1044,9 @@ class _Walker:
             return
         self.visit(path, expect="labels", ctx=_Ctx(version, image=info), node=node)
 
-    def label(self, node: _Node, version: str, block: Mapping[str, Any], sink: _Sink,
-              ctx: _Ctx | None) -> _ImageInfo | None:
+    def label(
+        self, node: _Node, version: str, block: Mapping[str, Any], sink: _Sink, ctx: _Ctx | None
+    ) -> _ImageInfo | None:
         """A label image: an image, plus image-label, integer dtype, levels like its image's."""
         info = self.image(node, version, block, sink)
         _schema_check(node.attrs, "label", version, sink)
@@ -954,8 +1055,10 @@ class _Walker:
             return None
         for level, arr in zip(info.ms.levels, info.arrays):
             if arr is not None and _dtype_is_integer(arr.dtype) is False:
-                sink.error(f"dataset {level.path!r}: label data type {_dtype_name(arr.dtype)} "
-                           "is not an integer type")
+                sink.error(
+                    f"dataset {level.path!r}: label data type {_dtype_name(arr.dtype)} "
+                    "is not an integer type"
+                )
         parent = ctx.image if ctx is not None else None
         if parent is None:
             return info
@@ -967,13 +1070,23 @@ class _Walker:
             return info
         for j in range(min(n_label, n_image)):
             mine, theirs = info.ms.levels[j].scale, parent.ms.levels[j].scale
-            if mine is None or theirs is None or len(mine) != len(names) or len(theirs) != len(parent_names):
+            if (
+                mine is None
+                or theirs is None
+                or len(mine) != len(names)
+                or len(theirs) != len(parent_names)
+            ):
                 continue
             other = dict(zip(parent_names, theirs))
-            differ = [f"{n} {_fmt(s)} vs {_fmt(other[n])}" for n, s in zip(names, mine)
-                      if n in other and not math.isclose(s, other[n], rel_tol=1e-6)]
+            differ = [
+                f"{n} {_fmt(s)} vs {_fmt(other[n])}"
+                for n, s in zip(names, mine)
+                if n in other and not math.isclose(s, other[n], rel_tol=1e-6)
+            ]
             if differ:
-                sink.should(f"level {j}: the label scale differs from the image's ({'; '.join(differ)})")
+                sink.should(
+                    f"level {j}: the label scale differs from the image's ({'; '.join(differ)})"
+                )
         return info
 
     # -- plates and containers --------------------------------------------------------
@@ -986,20 +1099,25 @@ class _Walker:
             self.visit(_join(node.path, well), expect="well", ctx=_Ctx(version, plate=plate))
         return plate
 
-    def well(self, node: _Node, version: str, block: Mapping[str, Any], sink: _Sink,
-             ctx: _Ctx | None) -> None:
+    def well(
+        self, node: _Node, version: str, block: Mapping[str, Any], sink: _Sink, ctx: _Ctx | None
+    ) -> None:
         _schema_check(node.attrs, "well", version, sink)
         fields = _check_well(block, sink)
         plate = ctx.plate if ctx is not None else None
         if plate is not None:
             if plate.field_count is not None and len(fields) > plate.field_count:
-                sink.error(f"the well has {len(fields)} fields, more than the plate's field_count "
-                           f"{plate.field_count}")
+                sink.error(
+                    f"the well has {len(fields)} fields, more than the plate's field_count "
+                    f"{plate.field_count}"
+                )
             if plate.acquisitions is not None:
                 for path, acq in fields:
                     if acq is not None and acq not in plate.acquisitions:
-                        sink.error(f"field {path!r} refers to acquisition {acq}, which the plate "
-                                   "does not list")
+                        sink.error(
+                            f"field {path!r} refers to acquisition {acq}, which the plate "
+                            "does not list"
+                        )
         for path, _ in fields:
             self.visit(_join(node.path, path), expect="image", ctx=_Ctx(version))
 
@@ -1009,14 +1127,18 @@ class _Walker:
         ome_path = _join(node.path, "OME")
         ome = self.open(ome_path, "group")
         series: list[str] | None = None
-        if ome.kind != "missing":
+        ome_block = ome.attrs.get("ome", ome.attrs)
+        has_series = isinstance(ome_block, Mapping) and "series" in ome_block
+        if ome.kind != "missing" and (ome.kind != "group" or has_series):  # series is optional
             series = self.visit(ome_path, expect="ome", ctx=_Ctx(version), node=ome)
         if series:
             for name in series:
                 if _safe_relpath(name):
                     self.visit(_join(node.path, name), expect="image", ctx=_Ctx(version))
                 else:
-                    self.sink(ome_path).error(f"series path {name!r} is not a relative path in the container")
+                    self.sink(ome_path).error(
+                        f"series path {name!r} is not a relative path in the container"
+                    )
             return
         index = 0
         while True:
@@ -1027,7 +1149,9 @@ class _Walker:
             self.visit(path, expect="image", ctx=_Ctx(version), node=child)
             index += 1
         if index == 0:
-            sink.error("the bioformats2raw container has no series: no OME/series list and no image '0'")
+            sink.error(
+                "the bioformats2raw container has no series: no OME/series list and no image '0'"
+            )
 
 
 def _versions_04(block: Mapping[str, Any]) -> set[str]:
@@ -1058,15 +1182,21 @@ def validate(
     """
     location = Location.parse(url, storage_options)
     if location.is_local and not os.path.exists(location.url):
-        raise StoreNotFoundError(f"cannot validate {location.url}: no such file or folder; check the path")
+        raise StoreNotFoundError(
+            f"cannot validate {location.url}: no such file or folder; check the path"
+        )
     report = ValidationReport(url=location.url, strict=strict)
     store = location.zarr_store(read_only=True)
     walker = _Walker(location, store, report)
     root = walker.open("", "group")
     if root.kind == "missing":
         if not location.exists():
-            raise StoreNotFoundError(f"cannot validate {location.url}: nothing found there; check the URL")
-        walker.sink("").error("not an OME-NGFF node: there is no Zarr group here (no zarr.json, .zgroup or .zattrs)")
+            raise StoreNotFoundError(
+                f"cannot validate {location.url}: nothing found there; check the URL"
+            )
+        walker.sink("").error(
+            "not an OME-NGFF node: there is no Zarr group here (no zarr.json, .zgroup or .zattrs)"
+        )
         return report
     walker.visit("", node=root)
     return report

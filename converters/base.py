@@ -1,0 +1,49 @@
+"""What every converter returns: a lazy array plus the metadata the store needs.
+
+A converter knows file formats, not Zarr: it opens its input lazily (a dask array whose chunks
+read from the file on demand) and describes it with a :class:`Source`. The ngffstore writers turn
+a Source into an OME-Zarr node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as da
+
+
+@dataclass(kw_only=True)
+class Source:
+    """A lazily readable image and what is known about it.
+
+    Attributes
+    ----------
+    data
+        Lazy array, one dimension per letter of ``axes``. Chunks should follow the file's own
+        layout (tiles, strips, planes) so each chunk is read once.
+    axes
+        Axis names, a subset of ``"tczyx"`` in that order (e.g. ``"cyx"``, ``"tczyx"``).
+    scale
+        Physical pixel size per axis name (``{"z": 0.5, "y": 0.1, "x": 0.1}``), when known.
+    units
+        NGFF unit name per axis name (``{"y": "micrometer", "t": "second"}``), when known.
+    channel_names, channel_colors
+        One entry per channel (``RRGGBB`` colours), or ``None`` when the input has none.
+    name
+        A short name for the image (file stem or OME-XML image name).
+    metadata
+        Key-value pairs the input carries (instrument, objective, wavelengths, dates...).
+    inputs
+        Local paths or URLs that were read, for provenance.
+    """
+
+    data: da.Array
+    axes: str
+    scale: dict[str, float] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    channel_names: list[str] | None = None
+    channel_colors: list[str | None] | None = None
+    name: str = "image"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
