@@ -32,7 +32,7 @@ from .pyramid import downsample, level_shapes
 from .storage import Location, storage_errors
 
 PROGRESS_DIR = ".ngffstore-progress"
-DEFAULT_MEMORY_TARGET = 64 * 2**20
+DEFAULT_MEMORY_TARGET = 32 * 2**20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,6 +244,20 @@ def open_level(location: Location, path: str, token: str) -> Any:
 # -- the tasks -------------------------------------------------------------------------------
 
 
+class Deferred:
+    """A region of the source, read inside the task that writes it.
+
+    Hiding the dask array from the outer graph keeps reading and writing of a block in one task:
+    the scheduler cannot read blocks ahead of the writers, so memory holds one block per worker.
+    """
+
+    def __init__(self, array: da.Array) -> None:
+        self.array = array
+
+    def compute(self) -> np.ndarray:
+        return np.asarray(self.array.compute(scheduler="synchronous"))
+
+
 def _region(index: Sequence[int], block: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
     return tuple(slice(i * b, min((i + 1) * b, s)) for i, b, s in zip(index, block, shape))
 
@@ -263,6 +277,8 @@ def write_block(
         region = _region(index, pass_.block, spec.levels[pass_.first].shape)
         if data is None:
             data = open_level(location, spec.levels[pass_.first].path, token)[region]
+        elif isinstance(data, Deferred):
+            data = data.compute()
         data = np.asarray(data)
         if write_first:
             open_level(location, spec.levels[pass_.first].path, token)[region] = data
@@ -313,12 +329,9 @@ def write_pyramid(
             bar.update(len(grid) - len(todo))
             if not todo:
                 continue
-            if n == 0:
-                rechunked = source.rechunk(tuple(min(b, s) for b, s in zip(pass_.block, shape)))
-                blocks = rechunked.to_delayed()
             tasks = []
             for ix in todo:
-                data = blocks[ix] if n == 0 else None
+                data = Deferred(source[_region(ix, pass_.block, shape)]) if n == 0 else None
                 tasks.append(
                     dask.delayed(write_block, pure=False)(
                         data,

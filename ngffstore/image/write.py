@@ -230,7 +230,7 @@ def write_image(
         ``"threads"`` (default), ``"processes"``, ``"synchronous"``, a dask.distributed address or
         ``Client``.
     memory_target
-        Bytes of image data one task holds at once (default 64 MiB).
+        Bytes of image data one task holds at once (default 32 MiB).
 
     Returns
     -------
