@@ -79,14 +79,18 @@ def make_inputs(workdir: str, scale: float, only: str) -> dict[str, dict]:
 # -- the tools (each runs in a child process) ---------------------------------------------------
 
 
-def lazy_input(path: str):
+def lazy_input(path: str, ndim: int | None = None):
+    """The input as (dask array, zarr array) through tifffile's zarr store; singleton axes restored."""
     import dask.array as da
     import tifffile
     import zarr
 
     store = tifffile.imread(path, aszarr=True)
     arr = zarr.open_array(store, mode="r")
-    return da.from_zarr(arr), arr
+    data = da.from_zarr(arr)
+    if ndim is not None and data.ndim < ndim:
+        data = data.reshape((1,) * (ndim - data.ndim) + data.shape)
+    return data, arr
 
 
 def run_ngffstore(path: str, out: str, axes: str) -> None:
@@ -111,8 +115,7 @@ def run_ome_zarr(path: str, out: str, axes: str) -> None:
     from ome_zarr.writer import write_image
     from zarr.codecs import ZstdCodec
 
-    data, _ = lazy_input(path)
-    data = data.reshape(tuple(s for s in data.shape if True))
+    data, _ = lazy_input(path, len(axes))
     chunks = tuple([1] * (data.ndim - 2) + [CHUNK, CHUNK])
     group = zarr.open_group(out, mode="w")
     n = _n_levels(data.shape)
@@ -124,7 +127,7 @@ def run_ngff_zarr(path: str, out: str, axes: str, method: str = "default") -> No
     import ngff_zarr as nz
     from zarr.codecs import ZstdCodec
 
-    data, _ = lazy_input(path)
+    data, _ = lazy_input(path, len(axes))
     image = nz.to_ngff_image(data, dims=list(axes))
     n = _n_levels(data.shape)
     kwargs = {}
@@ -170,6 +173,34 @@ def _mean2(a: np.ndarray) -> np.ndarray:
     return ((s + 2) // 4).astype(a.dtype)
 
 
+class _LevelWriter:
+    """Floor (ii)'s streaming state for one plane: rows waiting to fill a chunk row, per level."""
+
+    def __init__(self, levels, shapes, idx, dtype):
+        self.levels, self.shapes, self.idx, self.dtype = levels, shapes, idx, dtype
+        self.buffers = [[] for _ in shapes]
+        self.starts = [0] * len(shapes)
+
+    def push(self, level: int, rows: np.ndarray, final: bool) -> None:
+        if rows.size:
+            self.buffers[level].append(rows)
+        have = sum(b.shape[0] for b in self.buffers[level])
+        if have < CHUNK and not (final and have):
+            if final and level + 1 < len(self.shapes):
+                self.push(level + 1, np.empty((0, self.shapes[level + 1][1]), self.dtype), True)
+            return
+        pending = self.buffers[level]
+        block = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        take = block if final else block[: (block.shape[0] // CHUNK) * CHUNK]
+        rest = block[take.shape[0]:]
+        self.buffers[level] = [rest] if rest.size else []
+        start = self.starts[level]
+        self.levels[level][self.idx + (slice(start, start + take.shape[0]),)] = take
+        self.starts[level] += take.shape[0]
+        if level + 1 < len(self.shapes):
+            self.push(level + 1, _mean2(take), final)
+
+
 def run_floor2(path: str, out: str, axes: str) -> None:
     """Floor (ii): one pass over row strips; each lower level by 2x2 mean in numpy; zarr writes."""
     import zarr
@@ -180,33 +211,17 @@ def run_floor2(path: str, out: str, axes: str) -> None:
     shapes = [arr.shape[-2:]]
     while max(shapes[-1]) > MIN_SIZE:
         shapes.append(tuple(-(-s // 2) for s in shapes[-1]))
-    chunks = lambda s: (1,) * len(lead) + (min(CHUNK, s[0]), min(CHUNK, s[1]))  # noqa: E731
+
+    def chunks(s):
+        return (1,) * len(lead) + (min(CHUNK, s[0]), min(CHUNK, s[1]))
+
     levels = [_create(group, str(i), lead + s, arr.dtype, chunks(s)) for i, s in enumerate(shapes)]
+    rows_total = arr.shape[-2]
     for idx in np.ndindex(*lead):
-        buffers = [[] for _ in shapes]  # rows waiting to fill a chunk row at each level
-        starts = [0] * len(shapes)
-
-        def push(level: int, rows: np.ndarray, final: bool) -> None:
-            if rows.size:
-                buffers[level].append(rows)
-            have = sum(b.shape[0] for b in buffers[level])
-            if have < CHUNK and not (final and have):
-                if final and level + 1 < len(shapes):
-                    push(level + 1, np.empty((0, shapes[level + 1][1]), arr.dtype), True)
-                return
-            block = np.concatenate(buffers[level]) if len(buffers[level]) > 1 else buffers[level][0]
-            take = block if final else block[: (block.shape[0] // CHUNK) * CHUNK]
-            rest = block[take.shape[0]:]
-            buffers[level] = [rest] if rest.size else []
-            levels[level][idx + (slice(starts[level], starts[level] + take.shape[0]),)] = take
-            starts[level] += take.shape[0]
-            if level + 1 < len(shapes):
-                push(level + 1, _mean2(take), final)
-
-        rows_total = arr.shape[-2]
+        writer = _LevelWriter(levels, shapes, idx, arr.dtype)
         for y0 in range(0, rows_total, CHUNK):
             strip = np.asarray(arr[idx + (slice(y0, y0 + CHUNK),)])
-            push(0, strip, y0 + CHUNK >= rows_total)
+            writer.push(0, strip, y0 + CHUNK >= rows_total)
 
 
 TOOLS = {
@@ -228,7 +243,7 @@ def measure(tool: str, data: dict, workdir: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", tool, data["path"], out, data["axes"]]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)

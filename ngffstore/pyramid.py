@@ -42,7 +42,7 @@ def level_factors(
     """
     if min_size < 1:
         raise InputError(f"min_size must be at least 1 pixel, got {min_size}")
-    shape = list(int(s) for s in shape)
+    shape = [int(s) for s in shape]
     yx = [i for i, a in enumerate(axes) if a in "yx"]
     z = axes.find("z")
     factors: list[tuple[int, ...]] = []

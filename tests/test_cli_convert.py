@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,18 +50,18 @@ def test_convert_ome_tiff_then_info(tmp_path, capsys, ome_tiff):
 
 
 def test_convert_options(tmp_path, capsys, ome_tiff):
-    path, data = ome_tiff
+    path, _ = ome_tiff
     out = tmp_path / "o.zarr"
     code, _, err = run(capsys, "convert", path, out, "--ngff-version", "0.4", "--pixel-size", "2,0.5,0.5",
                        "--channel-names", "a,b", "--compression", "gzip:4", "--levels", "2",
                        "--scheduler", "synchronous", "--name", "sample")
     assert code == 0, err
-    attrs = json.load(open(out / ".zattrs"))
+    attrs = json.loads(Path(out / ".zattrs").read_text())
     ms = attrs["multiscales"][0]
     assert ms["version"] == "0.4" and ms["name"] == "sample" and len(ms["datasets"]) == 2
     assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1, 2, 0.5, 0.5]
     assert [c["label"] for c in attrs["omero"]["channels"]] == ["a", "b"]
-    assert json.load(open(out / "0" / ".zarray"))["compressor"]["id"] == "gzip"
+    assert json.loads(Path(out / "0" / ".zarray").read_text())["compressor"]["id"] == "gzip"
 
 
 def test_convert_npy_with_axes_and_shards(tmp_path, capsys):
@@ -73,7 +73,7 @@ def test_convert_npy_with_axes_and_shards(tmp_path, capsys):
     code, _, err = run(capsys, "convert", tmp_path / "a.npy", out, "--axes", "zyx", "--chunks", "1,64,64",
                        "--shards", "1,256,256")
     assert code == 0, err
-    meta = json.load(open(out / "0" / "zarr.json"))
+    meta = json.loads(Path(out / "0" / "zarr.json").read_text())
     assert meta["chunk_grid"]["configuration"]["chunk_shape"] == [1, 256, 256]
     assert np.array_equal(zarr.open_array(str(out / "0"))[...], data)
 
@@ -169,8 +169,8 @@ def test_s3_wrong_credentials(tmp_path, capsys, ome_tiff, s3_bucket, s3_env, s3_
 def test_s3_anonymous_read_of_public_bucket(tmp_path, capsys, ome_tiff, s3_server):
     path, _ = ome_tiff
     url = f"s3://{s3_server.public_bucket}/open/stack.ome.zarr"
-    import ngffstore
     import converters
+    import ngffstore
 
     ngffstore.write_image(converters.open_source(str(path)), url, storage_options=s3_server.public_writer_options,
                           overwrite=True, progress=False)

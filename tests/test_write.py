@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -82,12 +83,12 @@ def test_levels_scales_and_metadata(tmp_path):
     assert [lv.scale for lv in summary.levels] == [(1, 2, 0.5, 0.5), (1, 2, 1, 1), (1, 2, 2, 2)]
     assert summary.units == {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
     assert summary.channels == ("DAPI", "GFP", "RFP")
-    doc = json.load(open(os.path.join(url, "zarr.json")))
+    doc = json.loads(Path(os.path.join(url, "zarr.json")).read_text())
     ome = doc["attributes"]["ome"]
     assert ome["version"] == "0.5"
     assert [c["color"] for c in ome["omero"]["channels"]] == ["0000FF", "00FF00", "FF0000"]
     assert all("window" in c for c in ome["omero"]["channels"])
-    arr = json.load(open(os.path.join(url, "0", "zarr.json")))
+    arr = json.loads(Path(os.path.join(url, "0", "zarr.json")).read_text())
     assert arr["dimension_names"] == ["c", "z", "y", "x"]
     history = doc["attributes"]["ngffstore"]["provenance"]
     assert history[-1]["operation"] == "write_image" and history[-1]["parameters"]["axes"] == "czyx"
@@ -217,10 +218,10 @@ def test_existing_output_needs_overwrite_and_is_left_intact(tmp_path):
     url = str(tmp_path / "img.zarr")
     a = np.ones((300, 300), dtype=np.uint8)
     ngffstore.write_image(a, url, progress=False)
-    before = json.load(open(os.path.join(url, "zarr.json")))
+    before = json.loads(Path(os.path.join(url, "zarr.json")).read_text())
     with pytest.raises(OutputExistsError, match="overwrite"):
         ngffstore.write_image(a * 2, url, progress=False)
-    assert json.load(open(os.path.join(url, "zarr.json"))) == before
+    assert json.loads(Path(os.path.join(url, "zarr.json")).read_text()) == before
     assert levels_of(url)[0].max() == 1
     ngffstore.write_image(a * 2, url, overwrite=True, progress=False)
     assert levels_of(url)[0].max() == 2

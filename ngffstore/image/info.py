@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import NotNgffError, ReadError
+from ..errors import NgffStoreError, NotNgffError, ReadError
 from ..ngff import parse_image_attrs
 from ..nodes import read_attrs
 from ..storage import Location, storage_errors
@@ -105,7 +105,7 @@ def _codecs(arr: Any) -> tuple[str, ...]:
 
 
 def image_info(
-    url: "str | Location", *, storage_options: Mapping[str, Any] | None = None, stored_bytes: bool = True
+    url: str | Location, *, storage_options: Mapping[str, Any] | None = None, stored_bytes: bool = True
 ) -> ImageSummary:
     """Summarise the image at ``url`` from its metadata (no chunk is read)."""
     import zarr
@@ -147,7 +147,7 @@ def image_info(
         _, label_attrs = read_attrs(location.child("labels"))
         block = label_attrs.get("ome", label_attrs)
         labels = tuple(str(n) for n in block.get("labels", []))
-    except Exception:  # no labels group
+    except NgffStoreError:  # no labels group
         labels = ()
     size = location.size() if stored_bytes else None
     return ImageSummary(
