@@ -43,8 +43,8 @@ class Location:
 
     @classmethod
     def parse(
-        cls, url: "str | os.PathLike[str] | Location", storage_options: Mapping[str, Any] | None = None
-    ) -> "Location":
+        cls, url: str | os.PathLike[str] | Location, storage_options: Mapping[str, Any] | None = None
+    ) -> Location:
         if isinstance(url, Location):
             if storage_options:
                 return cls(url.url, dict(storage_options))
@@ -80,7 +80,7 @@ class Location:
     def name(self) -> str:
         return posixpath.basename(self.url.rstrip("/"))
 
-    def child(self, *parts: str) -> "Location":
+    def child(self, *parts: str) -> Location:
         parts = tuple(p.strip("/") for p in parts if p and p.strip("/"))
         if not parts:
             return self
@@ -89,7 +89,7 @@ class Location:
         return Location("/".join((self.url.rstrip("/"),) + parts), self.storage_options)
 
     @property
-    def parent(self) -> "Location":
+    def parent(self) -> Location:
         if self.is_local:
             return Location(os.path.dirname(self.url), self.storage_options)
         protocol, rest = _split_protocol(self.url)
@@ -234,10 +234,18 @@ def translate_storage_error(exc: BaseException, location: Location, action: str)
         return StorageError(f"cannot {action} {location.url}: the bucket does not exist; create it first")
     if isinstance(exc, FileNotFoundError):
         return StoreNotFoundError(f"cannot {action} {location.url}: not found")
-    if isinstance(exc, OSError) and getattr(exc, "errno", None) in (30, 13, 1):
+    errno = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and errno in (1, 13, 30):  # EPERM, EACCES, EROFS
         return StorageAccessError(
             f"cannot {action} {location.url}: {exc.strerror or _short(exc)}; {_credential_hint(location)}"
         )
+    if isinstance(exc, OSError) and errno in (20, 21):  # ENOTDIR, EISDIR
+        where = getattr(exc, "filename", None) or location.url
+        return StorageAccessError(
+            f"cannot {action} {location.url}: {exc.strerror} ({where}); choose another destination"
+        )
+    if isinstance(exc, OSError) and errno == 28:  # ENOSPC
+        return StorageError(f"cannot {action} {location.url}: no space left on the device; free space or choose another destination")
     return StorageError(f"cannot {action} {location.url}: {_short(exc)}")
 
 
