@@ -1,0 +1,243 @@
+"""``ngffstore labels add|list|info|remove|regions``: label images of an image (or plate field)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ._common import add_run_args, add_storage_args, storage_options_for
+
+ORDER = 40
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "labels",
+        help="add, list, describe, remove and measure label images",
+        description=(
+            "Label images live in IMAGE/labels/NAME: integer images with the image's pixel grid and "
+            "pyramid levels, colours and per-label properties."
+        ),
+    )
+    cmds = p.add_subparsers(dest="labels_command", metavar="SUBCOMMAND")
+
+    a = cmds.add_parser(
+        "add",
+        help="write a label image from a TIFF, PNG, npy or Zarr array",
+        description=(
+            "Write LABEL_INPUT as the label image NAME of IMAGE_URL. The label must have the image's "
+            "shape without the channel axis; levels and scales follow the image's. Downsampling "
+            "never invents a value (mode by default, or nearest)."
+        ),
+    )
+    a.add_argument("image", metavar="IMAGE_URL", help="the image (or plate field): a folder path or s3:// URL")
+    a.add_argument("input", metavar="LABEL_INPUT", help="label file: TIFF, PNG, .npy or a Zarr array")
+    a.add_argument("--name", required=True, help="label name, e.g. nuclei (no '/', '..')")
+    a.add_argument("--colors", metavar="CSV", help="colours: rows label-value,r,g,b[,a] or label-value,#RRGGBB")
+    a.add_argument("--properties", metavar="CSV", help="properties: a CSV with a label-value column")
+    a.add_argument("--cast", action="store_true", help="store whole-number floating-point labels as integers")
+    a.add_argument("--method", default="mode", choices=["mode", "nearest"], help="downsampling (default mode)")
+    a.add_argument("--axes", help="axis letters of the input when they cannot be inferred, e.g. zyx")
+    a.add_argument("--chunks", help="chunk shape (default: the image's), e.g. 512 or z=1,y=512,x=512")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing label image of that name")
+    add_run_args(a)
+    add_storage_args(a)
+    a.set_defaults(func=run_add)
+
+    ls = cmds.add_parser("list", help="list the label images of an image")
+    ls.add_argument("image", metavar="IMAGE_URL")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_storage_args(ls)
+    ls.set_defaults(func=run_list)
+
+    i = cmds.add_parser("info", help="describe a label image: levels, values, colours, properties")
+    i.add_argument("image", metavar="IMAGE_URL")
+    i.add_argument("name", metavar="NAME")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    add_storage_args(i)
+    i.set_defaults(func=run_info)
+
+    r = cmds.add_parser("remove", help="delete a label image")
+    r.add_argument("image", metavar="IMAGE_URL")
+    r.add_argument("name", metavar="NAME")
+    add_storage_args(r)
+    r.set_defaults(func=run_remove)
+
+    g = cmds.add_parser(
+        "regions",
+        help="per-label area, bounding box and centroid as CSV",
+        description=(
+            "Measure every label (computed chunk by chunk): label, area_px, area (physical), "
+            "{axis}_min/{axis}_max (level-0 pixels, max exclusive), centroid_{axis} (pixels) and "
+            "centroid_{axis}_physical."
+        ),
+    )
+    g.add_argument("image", metavar="IMAGE_URL")
+    g.add_argument("name", metavar="NAME")
+    g.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    g.add_argument("--level", type=int, default=0, help="measure on this level (faster, approximate)")
+    g.add_argument("--scheduler", default="threads", help="threads (default), processes, synchronous or a dask.distributed address")
+    add_storage_args(g)
+    g.set_defaults(func=run_regions)
+
+    p.set_defaults(func=lambda args: _usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _options(args: argparse.Namespace) -> Any:
+    return storage_options_for(args.image, args)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    import converters
+
+    from ..errors import AxesError
+    from ..image import open_image
+    from ..labels import write_labels
+
+    options = _options(args)
+    check_name_first(args.name)
+    in_options = storage_options_for(args.input, args)
+    try:
+        source = converters.open_source(args.input, axes=args.axes, storage_options=in_options)
+    except AxesError:
+        if args.axes:
+            raise
+        # the input's axes cannot be inferred: try the image's axes without c
+        axes = open_image(args.image, storage_options=options).axes.replace("c", "")
+        try:
+            source = converters.open_source(args.input, axes=axes, storage_options=in_options)
+        except AxesError:
+            raise AxesError(
+                f"cannot tell the axes of {args.input}; give them with --axes (the image's axes "
+                f"without c are {axes!r})"
+            ) from None
+    labels = write_labels(
+        source,
+        args.image,
+        args.name,
+        colors=args.colors,
+        properties=args.properties,
+        method=args.method,
+        cast=args.cast,
+        overwrite=args.overwrite,
+        chunks=args.chunks,
+        storage_options=options,
+        scheduler=args.scheduler,
+        progress=args.progress,
+        memory_target=args.memory_target,
+    )
+    shape = "x".join(str(s) for s in labels.shape)
+    print(
+        f"wrote label image {args.name!r} ({labels.axes} {shape} {labels.dtype}, "
+        f"{len(labels.multiscale.datasets)} levels, {len(labels.colors)} colours, "
+        f"{len(labels.properties)} properties) to {labels.url}"
+    )
+    return 0
+
+
+def check_name_first(name: str) -> None:
+    from ..labels import check_name
+
+    check_name(name)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from ..labels import list_labels
+
+    names = list_labels(args.image, storage_options=_options(args))
+    if args.json:
+        print(json.dumps(names))
+    else:
+        for name in names:
+            print(name)
+    return 0
+
+
+def label_info(labels: Any) -> dict[str, Any]:
+    """What ``labels info`` prints, as a JSON-able dict."""
+    stats = (labels.metadata.get("label_values") or {}) if isinstance(labels.metadata, dict) else {}
+    if "count" not in stats:
+        values = labels.values()
+        stats = {"count": int(values.size)}
+        if values.size:
+            stats.update(min=values.min().item(), max=values.max().item())
+    colors = labels.colors
+    props = labels.properties
+    columns = sorted({k for p in props.values() for k in p})
+    return {
+        "name": labels.label_name,
+        "url": labels.url,
+        "axes": labels.axes,
+        "dtype": str(labels.dtype),
+        "levels": [
+            {"path": lv.path, "shape": list(lv.shape), "chunks": list(lv.chunks),
+             "shards": list(lv.shards) if lv.shards else None, "scale": list(lv.scale)}
+            for lv in labels.levels
+        ],
+        "units": labels.units,
+        "values": stats,
+        "colors": len(colors),
+        "properties": {"labels": len(props), "columns": columns},
+        "downsampling": labels.multiscale.type,
+    }
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..labels import open_labels
+
+    labels = open_labels(args.image, args.name, storage_options=_options(args))
+    info = label_info(labels)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    stats = info["values"]
+    span = f" ({stats['min']} to {stats['max']})" if "min" in stats else ""
+    lines = [
+        f"label     {info['name']}",
+        f"url       {info['url']}",
+        f"axes      {info['axes']}   dtype {info['dtype']}   downsampling {info['downsampling']}",
+        f"values    {stats['count']}{span}",
+        f"colours   {info['colors']}",
+        f"properties {info['properties']['labels']} labels"
+        + (f"; columns: {', '.join(info['properties']['columns'])}" if info["properties"]["columns"] else ""),
+        "levels",
+    ]
+    for i, lv in enumerate(info["levels"]):
+        shape = "x".join(map(str, lv["shape"]))
+        chunks = "x".join(map(str, lv["chunks"]))
+        scale = ", ".join(f"{s:g}" for s in lv["scale"])
+        lines.append(f"  {i}  {shape:>15}  chunks {chunks:<12} scale {scale}")
+    print("\n".join(lines))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from ..labels import remove_labels
+
+    remove_labels(args.image, args.name, storage_options=_options(args))
+    print(f"removed label image {args.name!r} from {args.image}")
+    return 0
+
+
+def run_regions(args: argparse.Namespace) -> int:
+    from ..errors import StorageAccessError
+    from ..labels import open_labels
+
+    labels = open_labels(args.image, args.name, storage_options=_options(args))
+    frame = labels.regions(args.level, scheduler=args.scheduler, progress=None)
+    if args.output:
+        try:
+            frame.to_csv(args.output, index=False)
+        except OSError as exc:
+            raise StorageAccessError(f"cannot write {args.output}: {exc.strerror or exc}; choose another path") from None
+        print(f"{len(frame)} labels measured; wrote {args.output}", file=sys.stderr)
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0

@@ -1,0 +1,563 @@
+"""``write_labels``, ``remove_labels``, ``list_labels``: label images under ``IMAGE/labels/NAME``.
+
+Everything about the input is checked before anything is written (name, shape against the
+image, integer values, existing label); the parent image's own metadata and arrays are never
+written. The label node gets its NGFF metadata last, and only then is its name added to the
+``labels`` group (a read-modify-write that keeps the other names).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+
+from .. import parallel, provenance
+from ..codecs import Compression
+from ..errors import InputError, NgffStoreError, OutputExistsError, StoreNotFoundError
+from ..image.options import parse_block_shape, resolve_shards
+from ..image.write import as_dask, prepare_destination
+from ..multiscale import (
+    DEFAULT_MEMORY_TARGET,
+    PyramidSpec,
+    clear_progress,
+    create_arrays,
+    write_pyramid,
+)
+from ..ngff import Dataset, Multiscale, ome_attrs, wrap_ome
+from ..nodes import exists_anything, read_attrs, write_group_attrs
+from ..pyramid import parse_method
+from ..storage import Location, storage_errors
+from .colors import RGBA, label_colors, parse_colors
+from .properties import parse_properties
+
+if TYPE_CHECKING:
+    from .read import Labels
+
+log = logging.getLogger("ngffstore")
+
+#: Colours are generated for at most this many label values (the smallest ones); other values
+#: keep their generated colour implicitly (:func:`~ngffstore.labels.colors.label_colors`).
+MAX_GENERATED_COLORS = 10_000
+
+LABELS_GROUP = "labels"
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+# -- names and the labels group ----------------------------------------------------------------
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it is a plain label name, else :class:`InputError` (no ``/``, ``..``, ...)."""
+    if not isinstance(name, str):
+        raise InputError(f"a label name must be text, not {type(name).__name__}")
+    hint = "use a plain name such as 'nuclei' (letters, digits, '-', '_', '.')"
+    if not name.strip():
+        raise InputError(f"the label name is empty; {hint}")
+    if name != name.strip():
+        raise InputError(f"label name {name!r} starts or ends with spaces; {hint}")
+    if name.startswith(("/", "\\", "~")) or _DRIVE.match(name):
+        raise InputError(f"label name {name!r} is an absolute path; {hint}")
+    if "/" in name or "\\" in name:
+        raise InputError(f"label name {name!r} contains a path separator; {hint}")
+    if name.startswith("."):
+        raise InputError(f"label name {name!r} starts with '.' (as '..' and hidden names do); {hint}")
+    if name == "zarr.json":
+        raise InputError(f"label name {name!r} is reserved for Zarr metadata; {hint}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InputError(f"label name {name!r} contains control characters; {hint}")
+    return name
+
+
+def read_listing(image: Location) -> tuple[int | None, dict[str, Any], list[str]]:
+    """``(zarr_format, attributes, names)`` of ``IMAGE/labels`` (``(None, {}, [])`` if absent)."""
+    try:
+        fmt, attrs = read_attrs(image.child(LABELS_GROUP))
+    except StoreNotFoundError:
+        return None, {}, []
+    names = ome_attrs(attrs)[1].get("labels")
+    if not isinstance(names, list):
+        names = []
+    return fmt, attrs, [str(n) for n in names]
+
+
+def _write_listing(
+    image: Location, zarr_format: int, version: str, attrs: dict[str, Any], names: list[str]
+) -> None:
+    attrs = dict(attrs)
+    if "ome" in attrs or (zarr_format == 3 and "labels" not in attrs):
+        ome = dict(attrs.get("ome") or {})
+        ome.setdefault("version", version)
+        ome["labels"] = names
+        attrs["ome"] = ome
+        attrs.pop("labels", None)
+    else:
+        attrs["labels"] = names
+    write_group_attrs(image.child(LABELS_GROUP), zarr_format, attrs)
+
+
+def _add_to_listing(image: Location, zarr_format: int, version: str, name: str) -> None:
+    fmt, attrs, names = read_listing(image)
+    if name in names:
+        return
+    _write_listing(image, fmt or zarr_format, version, attrs, names + [name])
+
+
+def list_labels(image_url: str | Location, *, storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """Names of the label images of the image at ``image_url``, as its ``labels`` group lists them."""
+    image = Location.parse(image_url, storage_options)
+    read_attrs(image)  # a clear error when the image itself is missing
+    return read_listing(image)[2]
+
+
+def remove_labels(
+    image_url: str | Location, name: str, *, storage_options: Mapping[str, Any] | None = None
+) -> None:
+    """Delete the label image ``name`` and take it out of the ``labels`` listing.
+
+    The name leaves the listing first, so a reader never finds a listed label half deleted; an
+    empty ``labels`` group is removed as well.
+    """
+    check_name(name)
+    image = Location.parse(image_url, storage_options)
+    read_attrs(image)
+    fmt, attrs, names = read_listing(image)
+    target = image.child(LABELS_GROUP, name)
+    if name not in names and not exists_anything(target):
+        have = f"it has {', '.join(names)}" if names else "it has none"
+        raise StoreNotFoundError(f"no label image {name!r} in {image.url}: {have}")
+    remaining = [n for n in names if n != name]
+    if name in names and fmt is not None:
+        version = ome_attrs(attrs)[0] or ("0.5" if fmt == 3 else "0.4")
+        _write_listing(image, fmt, version, attrs, remaining)
+    target.remove()
+    if not remaining and fmt is not None:
+        group = image.child(LABELS_GROUP)
+        fs = group.fs
+        with storage_errors(group, "read"):
+            try:
+                children = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(group.path, detail=False, refresh=True)]
+            except TypeError:  # filesystems without refresh=
+                children = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(group.path, detail=False)]
+            except FileNotFoundError:
+                children = []
+        if not [c for c in children if c not in ("zarr.json", ".zgroup", ".zattrs")]:
+            group.remove()
+
+
+# -- the input ---------------------------------------------------------------------------------
+
+
+def _is_source(data: Any) -> bool:
+    return hasattr(data, "data") and hasattr(data, "axes") and hasattr(data, "inputs")
+
+
+def _fit_axes(
+    array: da.Array, axes: str | None, parent_axes: str, parent_shape: Mapping[str, int], where: str
+) -> da.Array:
+    """``array`` with the label axes (the parent's minus c), in the parent's order."""
+    target = parent_axes.replace("c", "")
+    if axes is None:
+        if array.ndim == len(target):
+            axes = target
+        elif array.ndim == len(parent_axes):
+            axes = parent_axes
+        elif array.ndim < len(target):
+            axes = target[len(target) - array.ndim :]
+        else:
+            raise InputError(
+                f"the label has {array.ndim} dimensions (shape {tuple(array.shape)}) but the image "
+                f"{where} has axes {parent_axes!r}: a label has the image's axes without c ({target!r})"
+            )
+    axes = axes.lower()
+    if len(axes) != array.ndim or len(set(axes)) != len(axes) or any(a not in "tczyx" for a in axes):
+        raise InputError(f"label axes {axes!r} do not name the {array.ndim} dimensions of shape {tuple(array.shape)}")
+    index: list[Any] = []
+    kept = []
+    for i, a in enumerate(axes):
+        if a in target:
+            index.append(slice(None))
+            kept.append(a)
+        elif array.shape[i] == 1:
+            index.append(0)
+        elif a == "c":
+            raise InputError(
+                f"the label has {array.shape[i]} channels; a label image holds one value per pixel: "
+                "write one label image per channel"
+            )
+        else:
+            raise InputError(
+                f"the label has a {a} axis ({array.shape[i]} long) that the image {where} "
+                f"(axes {parent_axes!r}) does not have"
+            )
+    array = array[tuple(index)]
+    for a in target:
+        if a not in kept:
+            if parent_shape[a] != 1:
+                raise InputError(
+                    f"the label has no {a} axis but the image {where} has {parent_shape[a]} {a} "
+                    f"planes: give a label with axes {target!r}"
+                )
+            array = array[None]
+            kept.insert(0, a)
+    order = [kept.index(a) for a in target]
+    if order != list(range(len(order))):
+        array = array.transpose(order)
+    return array
+
+
+def _shape_text(axes: str, shape: Sequence[int]) -> str:
+    return ", ".join(f"{a}={n}" for a, n in zip(axes, shape))
+
+
+def _integer_labels(
+    array: da.Array, *, cast: bool, where: str, scheduler: Any
+) -> tuple[da.Array, str | None]:
+    """``array`` as an integer dtype; ``(array, original dtype if cast)``."""
+    kind = array.dtype.kind
+    if kind in "iu":
+        return array, None
+    if kind == "b":
+        return array.astype(np.uint8), str(array.dtype)
+    if kind != "f":
+        raise InputError(f"label data of type {array.dtype} cannot be used: labels are integers")
+    if not cast:
+        raise InputError(
+            f"the label data {where} is floating point ({array.dtype}); labels are integers: "
+            "pass cast=True (--cast) to store whole-number values as integers"
+        )
+    whole = da.all(da.isfinite(array) & (array == da.floor(array)))
+    bar = parallel.make_bar(3, "checking label values", False)
+    try:
+        ok, lo, hi = parallel.compute([whole, array.min(), array.max()], scheduler=scheduler, bar=bar)
+    finally:
+        bar.close()
+    if not bool(ok):
+        raise InputError(
+            f"the label data {where} has fractional or non-finite values; only whole numbers can be "
+            "cast to integer labels (round or relabel them first)"
+        )
+    lo, hi = float(lo), float(hi)
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64) if lo >= 0 else (np.int8, np.int16, np.int32, np.int64):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return array.astype(dtype), str(array.dtype)
+    raise InputError(f"the label values {where} ({lo:g} to {hi:g}) do not fit a 64-bit integer")
+
+
+# -- the pyramid ---------------------------------------------------------------------------------
+
+
+def _level_factors(shapes: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    out = []
+    for prev, cur in itertools.pairwise(shapes):
+        out.append(tuple(max(1, int(p / max(c, 1) + 0.5)) for p, c in zip(prev, cur)))
+    return out
+
+
+def _drop(values: Sequence[Any] | None, index: int) -> tuple[Any, ...] | None:
+    if values is None:
+        return None
+    return tuple(v for i, v in enumerate(values) if i != index)
+
+
+def _existing_label(target: Location, overwrite: bool) -> None:
+    """OutputExistsError when a complete label (or anything else) is at ``target``."""
+    if overwrite or not exists_anything(target):
+        return
+    try:
+        _, attrs = read_attrs(target)
+    except NgffStoreError:
+        attrs = {}
+    if "writing" in (attrs.get("ngffstore") or {}):
+        return  # an interrupted write: resumed or cleared by prepare_destination
+    raise OutputExistsError(
+        f"a label image named {target.name!r} already exists at {target.url}; pass overwrite=True "
+        "(--overwrite) to replace it or choose another name"
+    )
+
+
+#: Pixels per dask block when a stored label is read whole (whole stored chunks or shards).
+BLOCK_PIXELS = 1 << 22
+
+
+def grow_block(unit: Sequence[int], shape: Sequence[int], pixels: int = BLOCK_PIXELS) -> tuple[int, ...]:
+    """``unit`` (a chunk or shard) doubled along the last axes first until ``pixels`` is reached."""
+    block = [max(1, min(int(u), int(n))) for u, n in zip(unit, shape)]
+    while int(np.prod(block, dtype=np.float64)) * 2 <= pixels:
+        for i in reversed(range(len(block))):
+            if block[i] < shape[i]:
+                block[i] = min(block[i] * 2, int(shape[i]))
+                break
+        else:
+            break
+    return tuple(block)
+
+
+def _values(location: Location, path: str, scheduler: Any) -> np.ndarray:
+    """The distinct values of a stored level, computed chunk by chunk."""
+    import zarr
+
+    with storage_errors(location, "read"):
+        arr = zarr.open_array(location.zarr_store(), path=path, mode="r")
+        data = da.from_array(arr, chunks=grow_block(arr.shards or arr.chunks, arr.shape), asarray=True, lock=False)
+        bar = parallel.make_bar(1, "label values", False)
+        try:
+            (values,) = parallel.compute([da.unique(data)], scheduler=scheduler, bar=bar)
+        finally:
+            bar.close()
+    return np.asarray(values)
+
+
+def _colors_entries(
+    values: np.ndarray, given: dict[int, RGBA]
+) -> tuple[list[dict[str, Any]], str]:
+    generated = values[:MAX_GENERATED_COLORS]
+    colors: dict[int, RGBA] = {}
+    for v, rgba in zip(generated.tolist(), label_colors(generated).tolist()):
+        colors[int(v)] = (rgba[0], rgba[1], rgba[2], rgba[3])
+    note = "generated"
+    if values.size > MAX_GENERATED_COLORS:
+        note = f"generated for the {MAX_GENERATED_COLORS} smallest of {values.size} values"
+        log.warning(
+            "the label has %d values: colours are stored for the %d smallest only (the others keep "
+            "their generated colour when displayed); pass colors= to choose them",
+            values.size,
+            MAX_GENERATED_COLORS,
+        )
+    if given:
+        note = "given" if not colors else f"given, others {note}"
+        colors.update(given)
+    return [{"label-value": v, "rgba": list(colors[v])} for v in sorted(colors)], note
+
+
+def write_labels(
+    data_or_source: Any,
+    image_url: str | Location,
+    name: str,
+    *,
+    colors: Any = None,
+    properties: Any = None,
+    method: str = "mode",
+    cast: bool = False,
+    overwrite: bool = False,
+    axes: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    scheduler: Any = None,
+    progress: bool | None = None,
+    memory_target: int | None = None,
+    chunks: Any = None,
+) -> Labels:
+    """Write a label image ``name`` for the image at ``image_url`` (``IMAGE/labels/NAME``).
+
+    Parameters
+    ----------
+    data_or_source
+        numpy, dask or Zarr array, or a ``converters.Source``, of integer label values. Its
+        shape must match the image's along every axis but c (a missing axis is allowed where the
+        image has one plane); a channel axis of length 1 is dropped.
+    image_url
+        The parent image (also a plate field). It is read, never written.
+    name
+        The label name: a plain name, no ``/``, ``..`` or absolute path.
+    colors
+        ``{value: colour}``, NGFF ``colors`` entries, a DataFrame or a CSV path
+        (``label-value,r,g,b[,a]`` or ``label-value,#RRGGBB``). Values without a given colour get
+        a generated one, stable per value (at most :data:`MAX_GENERATED_COLORS` are stored).
+    properties
+        Per-value properties: a CSV path or DataFrame with a ``label-value`` column, a mapping
+        ``{value: {name: value}}`` or NGFF ``properties`` entries.
+    method
+        ``mode`` (default) or ``nearest``: both only ever keep values present in the source.
+    cast
+        Store floating-point input whose values are all whole numbers as the smallest integer
+        type that holds them (checked chunk by chunk).
+    overwrite
+        Replace an existing label image of that name.
+    axes
+        Axis letters of a plain array when they are not the image's axes minus c.
+    chunks
+        Chunk shape (default: the image's level-0 chunks).
+    scheduler, progress, memory_target
+        As for :func:`~ngffstore.image.write.write_image`.
+
+    Returns
+    -------
+    Labels
+        The label image, opened for reading.
+
+    Raises
+    ------
+    InputError
+        Bad name, shape mismatch, non-integer labels, bad colours or properties.
+    OutputExistsError
+        A label image of that name exists and ``overwrite`` is not set.
+    """
+    from ..image import open_image
+    from .read import open_labels
+
+    started = provenance.now()
+    name = check_name(name)
+    image = open_image(image_url, storage_options=storage_options)
+    location = image.location
+    where = f"for {location.url}"
+    _, ome = ome_attrs(image.attrs)
+    if "image-label" in ome:
+        raise InputError(f"{location.url} is a label image; add labels to its parent image instead")
+    parent_axes = image.axes
+    if any(a not in "tczyx" for a in parent_axes):
+        raise InputError(f"{location.url} has axes {parent_axes!r}; labels need t, c, z, y, x axes")
+    method = parse_method(method, labels=True)
+
+    inputs: list[str] = []
+    if _is_source(data_or_source):
+        src = data_or_source
+        axes = axes or src.axes
+        inputs = list(src.inputs or [])
+        data_or_source = src.data
+    array = as_dask(data_or_source)
+    if array.ndim == 0 or 0 in array.shape:
+        raise InputError(f"the label data is empty (shape {tuple(array.shape)})")
+    levels = image.levels
+    parent_shape = dict(zip(parent_axes, levels[0].shape))
+    array = _fit_axes(array, axes, parent_axes, parent_shape, location.url)
+    c = parent_axes.find("c")
+    label_axes = parent_axes.replace("c", "")
+    shape = tuple(int(s) for s in array.shape)
+    expected = tuple(parent_shape[a] for a in label_axes)
+    if shape != expected:
+        raise InputError(
+            f"the label has shape ({_shape_text(label_axes, shape)}) but the image {location.url} has "
+            f"({_shape_text(label_axes, expected)}): a label must cover the image's pixel grid exactly"
+        )
+
+    target = location.child(LABELS_GROUP, name)
+    _existing_label(target, overwrite)
+    colors_given = parse_colors(colors, storage_options=storage_options)
+    props_given = parse_properties(properties, storage_options=storage_options)
+    array, cast_from = _integer_labels(array, cast=cast, where=where, scheduler=scheduler)
+
+    # the pyramid: the image's levels (shapes, factors, scales), without c
+    parent_shapes = [tuple(lv.shape[i] for i in range(len(parent_axes)) if i != c) for lv in levels]
+    factors = _level_factors(parent_shapes)
+    if method == "mode" and any(f > 2 for fs in factors for f in fs):
+        raise InputError(
+            f"the image {location.url} downsamples by more than 2 between levels; use method='nearest' "
+            "(--method nearest) for its labels"
+        )
+    zarr_format = image.zarr_format
+    version = image.version if image.version in ("0.4", "0.5") else ("0.5" if zarr_format == 3 else "0.4")
+    chunk0 = tuple(levels[0].chunks[i] for i in range(len(parent_axes)) if i != c)
+    given_chunks = parse_block_shape(chunks, label_axes, shape, "chunk size")
+    chunk_shape = tuple(
+        max(1, min(int(g if g is not None else d), n))
+        for g, d, n in zip(given_chunks or (None,) * len(shape), chunk0, shape)
+    )
+    shard_shape = None
+    if levels[0].shards and zarr_format == 3 and chunks is None:
+        shards0 = tuple(levels[0].shards[i] for i in range(len(parent_axes)) if i != c)
+        shard_shape = resolve_shards(label_axes, shape, chunk_shape, shards0)
+    spec = PyramidSpec.build(
+        shape=shape, dtype=array.dtype, axes=label_axes, factors=factors, chunks=chunk_shape,
+        shards=shard_shape, compression=Compression.parse("zstd"), zarr_format=zarr_format,
+        method=method,
+    )
+    crop = [lv.shape for lv in spec.levels] != parent_shapes
+    for i, (mine, theirs) in enumerate(zip((lv.shape for lv in spec.levels), parent_shapes)):
+        if any(not 0 <= m - t <= 1 for m, t in zip(mine, theirs)):
+            raise InputError(
+                f"level {i} of the image {location.url} ({_shape_text(label_axes, theirs)}) is not a whole-"
+                "number downsampling of the level before; a label pyramid cannot match it"
+            )
+
+    described = [provenance.describe_input(p) for p in inputs] if inputs and not crop else None
+    fingerprint = spec.fingerprint([name, described] if described else uuid.uuid4().hex)
+    resume = prepare_destination(
+        target, overwrite=overwrite, fingerprint=fingerprint, zarr_format=zarr_format,
+        operation="write_labels",
+    )
+    create_arrays(target, spec, only_missing=resume)
+    write_pyramid(
+        array, target, spec, scheduler=scheduler, progress=progress,
+        memory_target=memory_target or DEFAULT_MEMORY_TARGET, resume=resume,
+    )
+    if crop:
+        _crop_levels(target, spec, parent_shapes)
+
+    values = _values(target, spec.levels[0].path, scheduler)
+    colors_entries, colors_note = _colors_entries(values, colors_given)
+    present = set(values.tolist())
+    missing = sorted(set(props_given) - present)
+    if missing:
+        log.warning("properties are given for %d label values absent from the label (e.g. %s)", len(missing), missing[:5])
+
+    datasets = []
+    for lv, ds in zip(spec.levels, image.multiscale.datasets):
+        datasets.append(Dataset(path=lv.path, scale=_drop(ds.scale, c) or (), translation=_drop(ds.translation, c)))
+    transforms = tuple(
+        {k: (list(_drop(v, c) or ()) if k in ("scale", "translation") and isinstance(v, list) else v) for k, v in t.items()}
+        for t in image.multiscale.coordinate_transformations
+    )
+    multiscale = Multiscale(
+        axes=tuple(a for a in image.multiscale.axes if a.name != "c"),
+        datasets=tuple(datasets),
+        name=name,
+        type=method,
+        metadata={"description": f"{method} downsampling of labels by ngffstore (never invents values)",
+                  "method": "ngffstore.pyramid.downsample", "kwargs": {"method": method}},
+        coordinate_transformations=transforms,
+    )
+    image_label: dict[str, Any] = {}
+    if version == "0.4":
+        image_label["version"] = "0.4"
+    if colors_entries:
+        image_label["colors"] = colors_entries
+    if props_given:
+        image_label["properties"] = [{"label-value": v, **props_given[v]} for v in sorted(props_given)]
+    image_label["source"] = {"image": "../../"}
+    attrs = wrap_ome({"multiscales": [multiscale.to_dict(version)], "image-label": image_label}, version)
+    stats = {"count": int(values.size)}
+    if values.size:
+        stats.update(min=values.min().item(), max=values.max().item())
+    attrs["ngffstore"] = {"label_values": stats}
+    attrs = provenance.append(
+        attrs,
+        provenance.record(
+            "write_labels",
+            {
+                "name": name, "image": location.url, "axes": label_axes, "shape": shape,
+                "dtype": str(array.dtype), "cast_from": cast_from, "method": method,
+                "chunks": chunk_shape, "shards": shard_shape, "levels": len(spec.levels),
+                "colors": colors_note, "properties": sorted({k for p in props_given.values() for k in p}),
+                "ngff_version": version,
+            },
+            inputs=inputs,
+            started=started,
+            target=target.url,
+        ),
+    )
+    write_group_attrs(target, zarr_format, attrs)
+    clear_progress(target)
+    _add_to_listing(location, zarr_format, version, name)
+    return open_labels(location, name, memory_cap=image.memory_cap)
+
+
+def _crop_levels(location: Location, spec: PyramidSpec, shapes: Sequence[tuple[int, ...]]) -> None:
+    """Shrink levels written one pixel larger than the image's (floor-rounded pyramids)."""
+    import zarr
+
+    store = location.zarr_store()
+    with storage_errors(location, "write"):
+        for lv, shape in zip(spec.levels, shapes):
+            if lv.shape != shape:
+                zarr.open_array(store, path=lv.path, mode="r+").resize(shape)
+
+
+__all__ = ["MAX_GENERATED_COLORS", "check_name", "list_labels", "remove_labels", "write_labels"]
