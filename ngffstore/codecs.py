@@ -17,7 +17,7 @@ class Compression:
     level: int = 3
 
     @classmethod
-    def parse(cls, spec: "str | Compression | None") -> "Compression":
+    def parse(cls, spec: str | Compression | None) -> Compression:
         if isinstance(spec, Compression):
             return spec
         if spec is None:

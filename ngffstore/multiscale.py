@@ -75,7 +75,7 @@ class PyramidSpec:
         zarr_format: int,
         method: str,
         paths: Sequence[str] | None = None,
-    ) -> "PyramidSpec":
+    ) -> PyramidSpec:
         shapes = level_shapes(shape, factors)
         levels = []
         for i, s in enumerate(shapes):
@@ -131,7 +131,7 @@ def plan_passes(spec: PyramidSpec, memory_target: int = DEFAULT_MEMORY_TARGET) -
     while True:
         shape = spec.levels[first].shape
         best = None
-        for k in range(0, n - first):
+        for k in range(n - first):
             if k == 0 and n - first > 1:
                 continue
             block = _block_for(spec, first, first + k)

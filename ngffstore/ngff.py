@@ -15,16 +15,8 @@ from .errors import NotNgffError
 SUPPORTED_VERSIONS = ("0.4", "0.5")
 DEFAULT_VERSION = "0.5"
 
-SPACE_UNITS = (
-    "angstrom attometer centimeter decimeter exameter femtometer foot gigameter hectometer inch "
-    "kilometer megameter meter micrometer mile millimeter nanometer parsec petameter picometer "
-    "terameter yard yoctometer yottameter zeptometer zettameter"
-).split()
-TIME_UNITS = (
-    "attosecond centisecond day decisecond exasecond femtosecond gigasecond hectosecond hour "
-    "kilosecond megasecond microsecond millisecond minute nanosecond petasecond picosecond second "
-    "terasecond yoctosecond yottasecond zeptosecond zettasecond"
-).split()
+SPACE_UNITS = ["angstrom", "attometer", "centimeter", "decimeter", "exameter", "femtometer", "foot", "gigameter", "hectometer", "inch", "kilometer", "megameter", "meter", "micrometer", "mile", "millimeter", "nanometer", "parsec", "petameter", "picometer", "terameter", "yard", "yoctometer", "yottameter", "zeptometer", "zettameter"]
+TIME_UNITS = ["attosecond", "centisecond", "day", "decisecond", "exasecond", "femtosecond", "gigasecond", "hectosecond", "hour", "kilosecond", "megasecond", "microsecond", "millisecond", "minute", "nanosecond", "petasecond", "picosecond", "second", "terasecond", "yoctosecond", "yottasecond", "zeptosecond", "zettasecond"]
 
 _UNIT_ALIASES = {
     "µm": "micrometer", "um": "micrometer", "μm": "micrometer", "micron": "micrometer",
@@ -60,7 +52,7 @@ class Axis:
     unit: str | None = None
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | str) -> "Axis":
+    def from_dict(cls, d: Mapping[str, Any] | str) -> Axis:
         if isinstance(d, str):  # NGFF 0.3 axes were plain names
             return cls(name=d, type=AXIS_TYPES.get(d))
         return cls(name=str(d["name"]), type=d.get("type"), unit=d.get("unit"))
@@ -91,7 +83,7 @@ class Dataset:
     translation: tuple[float, ...] | None = None
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], ndim: int) -> "Dataset":
+    def from_dict(cls, d: Mapping[str, Any], ndim: int) -> Dataset:
         scale: tuple[float, ...] = (1.0,) * ndim
         translation = None
         for t in d.get("coordinateTransformations", []) or []:
@@ -134,7 +126,7 @@ class Multiscale:
         return len(self.axes)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, version: str | None = None) -> "Multiscale":
+    def from_dict(cls, d: Mapping[str, Any], *, version: str | None = None) -> Multiscale:
         raw_axes = d.get("axes")
         datasets_raw = d.get("datasets") or []
         if not datasets_raw:
@@ -193,7 +185,7 @@ class Channel:
     active: bool = True
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], index: int = 0) -> "Channel":
+    def from_dict(cls, d: Mapping[str, Any], index: int = 0) -> Channel:
         w = d.get("window") or {}
         window = None
         try:
@@ -257,7 +249,7 @@ class Omero:
     rdefs: Mapping[str, Any] = field(default_factory=lambda: {"model": "color"})
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Omero":
+    def from_dict(cls, d: Mapping[str, Any]) -> Omero:
         chans = tuple(Channel.from_dict(c, i) for i, c in enumerate(d.get("channels") or []))
         return cls(channels=chans, name=d.get("name"), rdefs=d.get("rdefs") or {"model": "color"})
 
@@ -323,6 +315,6 @@ __all__ = [
     "normalize_unit",
     "ome_attrs",
     "parse_image_attrs",
-    "wrap_ome",
     "replace",
+    "wrap_ome",
 ]

@@ -24,7 +24,7 @@ class Cells:
     brightness: np.ndarray
 
     @classmethod
-    def random(cls, height: int, width: int, *, density: float = 1 / 6000, seed: int = 0) -> "Cells":
+    def random(cls, height: int, width: int, *, density: float = 1 / 6000, seed: int = 0) -> Cells:
         rng = np.random.default_rng(seed)
         n = max(1, int(height * width * density))
         return cls(

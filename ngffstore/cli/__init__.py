@@ -55,7 +55,11 @@ def _tune_malloc() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _tune_malloc()
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    from .. import provenance
+
+    provenance.set_command(["ngffstore", *argv])
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="ngffstore: %(message)s",

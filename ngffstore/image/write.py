@@ -9,7 +9,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from .. import provenance
+from .. import index, provenance
 from ..codecs import Compression
 from ..errors import InputError, NgffStoreError, OutputExistsError
 from ..multiscale import (
@@ -180,7 +180,7 @@ def attrs_format(location: Location) -> int:
 
 def write_image(
     data: Any,
-    url: "str | Location",
+    url: str | Location,
     *,
     axes: str | None = None,
     scale: Any = None,
@@ -190,7 +190,7 @@ def write_image(
     name: str | None = None,
     chunks: Any = None,
     shards: Any = None,
-    compression: "str | Compression" = "zstd",
+    compression: str | Compression = "zstd",
     min_size: int = 256,
     levels: int | None = None,
     downsample_z: bool = False,
@@ -356,4 +356,5 @@ def write_image(
     )
     write_group_attrs(location, zarr_format, attrs)
     clear_progress(location)
+    index.touch(location, operation="write_image", zarr_format=zarr_format)
     return image_info(location)

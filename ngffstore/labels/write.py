@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import dask.array as da
 import numpy as np
 
-from .. import parallel, provenance
+from .. import index, parallel, provenance
 from ..codecs import Compression
 from ..errors import InputError, NgffStoreError, OutputExistsError, StoreNotFoundError
 from ..image.options import parse_block_shape, resolve_shards
@@ -545,6 +545,7 @@ def write_labels(
     )
     write_group_attrs(target, zarr_format, attrs)
     clear_progress(target)
+    index.touch(target, operation="write_labels", zarr_format=zarr_format)
     _add_to_listing(location, zarr_format, version, name)
     return open_labels(location, name, memory_cap=image.memory_cap)
 

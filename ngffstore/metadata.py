@@ -1,0 +1,575 @@
+"""Key-value pairs, tags, a description and tables attached to an image, plate or well.
+
+Stored under ``attributes["ngffstore"]["metadata"]`` of the node's group (see
+``specs/metadata.md``); tables are Parquet files under ``<node>/tables/``. Every write is a
+read-modify-write of the group document that leaves the NGFF keys untouched, appends a
+provenance record and leaves an index fragment (:func:`ngffstore.index.touch`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import provenance
+from .errors import (
+    InputError,
+    InputNotFoundError,
+    NgffStoreError,
+    NotNgffError,
+    OutputExistsError,
+    ReadError,
+    StoreNotFoundError,
+    ValidationError,
+)
+from .ngff import ome_attrs
+from .storage import Location, storage_errors
+
+TABLES_DIR = "tables"
+MAX_KEY_LENGTH = 256
+MAX_TEXT_LENGTH = 100_000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+Scalar = str | int | float | bool
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class TableInfo:
+    """A table attached to a node: where its Parquet file is and what it holds."""
+
+    name: str
+    path: str
+    rows: int
+    columns: tuple[tuple[str, str], ...] = ()
+    format: str = "parquet"
+    source: str | None = None
+    created: str | None = None
+
+    @classmethod
+    def from_dict(cls, name: str, d: Mapping[str, Any]) -> TableInfo:
+        columns = tuple(
+            (str(c.get("name")), str(c.get("type")))
+            for c in d.get("columns") or ()
+            if isinstance(c, Mapping)
+        )
+        return cls(
+            name=name,
+            path=str(d.get("path") or f"{TABLES_DIR}/{name}.parquet"),
+            rows=int(d.get("rows") or 0),
+            columns=columns,
+            format=str(d.get("format") or "parquet"),
+            source=d.get("source"),
+            created=d.get("created"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "format": self.format,
+            "rows": self.rows,
+            "columns": [{"name": n, "type": t} for n, t in self.columns],
+        }
+        if self.source is not None:
+            out["source"] = self.source
+        if self.created is not None:
+            out["created"] = self.created
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metadata:
+    """The ``ngffstore.metadata`` block of a node."""
+
+    key_values: Mapping[str, Scalar] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    tables: Mapping[str, TableInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Metadata:
+        """Lenient parse of a stored block (values written by other tools are kept as found)."""
+        d = d if isinstance(d, Mapping) else {}
+        kv = d.get("key_values")
+        tags = d.get("tags")
+        tables = d.get("tables")
+        description = d.get("description")
+        return cls(
+            key_values=dict(kv) if isinstance(kv, Mapping) else {},
+            tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+            description=str(description) if description not in (None, "") else None,
+            tables={
+                str(k): TableInfo.from_dict(str(k), v)
+                for k, v in (tables.items() if isinstance(tables, Mapping) else ())
+                if isinstance(v, Mapping)
+            },
+        )
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Metadata:
+        block = attrs.get("ngffstore")
+        return cls.from_dict(block.get("metadata") if isinstance(block, Mapping) else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.key_values:
+            out["key_values"] = dict(self.key_values)
+        if self.tags:
+            out["tags"] = list(self.tags)
+        if self.description:
+            out["description"] = self.description
+        if self.tables:
+            out["tables"] = {name: t.to_dict() for name, t in self.tables.items()}
+        return out
+
+    def to_text(self) -> str:
+        lines = []
+        if self.description:
+            lines.append(f"description  {self.description}")
+        if self.tags:
+            lines.append("tags         " + ", ".join(self.tags))
+        if self.key_values:
+            width = max(len(k) for k in self.key_values)
+            lines.append("key-values")
+            lines.extend(f"  {k:<{width}}  {_text(v)}" for k, v in self.key_values.items())
+        if self.tables:
+            lines.append("tables")
+            for t in self.tables.values():
+                cols = ", ".join(n for n, _ in t.columns[:8]) + (", …" if len(t.columns) > 8 else "")
+                lines.append(f"  {t.name}  {t.rows} rows  ({cols})  {t.path}")
+        return "\n".join(lines) if lines else "(no metadata)"
+
+
+def _same(a: Metadata, b: Metadata) -> bool:
+    return json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the group document
+# ---------------------------------------------------------------------------------------------
+def node_kind(attrs: Mapping[str, Any]) -> str | None:
+    """``image``, ``label`` (a label image), ``labels``, ``plate``, ``well`` or None."""
+    _, ome = ome_attrs(attrs)
+    if isinstance(ome.get("plate"), Mapping):
+        return "plate"
+    if isinstance(ome.get("well"), Mapping):
+        return "well"
+    if isinstance(ome.get("multiscales"), list) and ome.get("multiscales"):
+        return "label" if isinstance(ome.get("image-label"), Mapping) else "image"
+    if isinstance(ome.get("labels"), list):
+        return "labels"
+    return None
+
+
+def read_object(fs: Any, path: str) -> bytes:
+    """One GET: ``start=0`` keeps s3fs from asking the size first (a HEAD, and a LIST on 404)."""
+    try:
+        return fs.cat_file(path, start=0)
+    except OSError as exc:
+        if "Range" in str(exc) or "416" in str(exc):  # an empty object: no byte range to read
+            return fs.cat_file(path)
+        raise
+
+
+def read_group_document(location: Location) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """``(zarr_format, document, attributes)`` of the group at ``location``.
+
+    ``document`` is the whole ``zarr.json`` (v3) or the ``.zattrs`` object (v2): writing it
+    back changes nothing but what the caller changed.
+    """
+    fs = location.fs
+    with storage_errors(location, "read"):
+        try:
+            doc = json.loads(read_object(fs, location.key("zarr.json")))
+        except FileNotFoundError:
+            doc = None
+        if doc is not None:
+            if doc.get("node_type") != "group":
+                raise NotNgffError(f"{location.url} is a Zarr array, not a group: give the node's URL")
+            attrs = doc.get("attributes")
+            if not isinstance(attrs, dict):
+                attrs = {}
+                doc["attributes"] = attrs
+            return 3, doc, attrs
+        try:
+            attrs = json.loads(read_object(fs, location.key(".zattrs")))
+        except FileNotFoundError:
+            try:
+                read_object(fs, location.key(".zgroup"))
+            except FileNotFoundError:
+                raise StoreNotFoundError(
+                    f"no Zarr group at {location.url}: check the URL "
+                    "(and --endpoint-url/--profile for S3)"
+                ) from None
+            attrs = {}
+        return 2, attrs, attrs
+
+
+def write_group_document(location: Location, zarr_format: int, document: dict[str, Any]) -> None:
+    """Write back what :func:`read_group_document` returned (after changing it)."""
+    if zarr_format == 3:
+        location.write_json("zarr.json", document)
+        return
+    location.write_json(".zattrs", document)
+    # a v2 store consolidated at this node keeps a copy of the attributes in .zmetadata
+    with storage_errors(location, "read"):
+        try:
+            consolidated = json.loads(read_object(location.fs, location.key(".zmetadata")))
+        except FileNotFoundError:
+            return
+    meta = consolidated.get("metadata") if isinstance(consolidated, dict) else None
+    if isinstance(meta, dict) and ".zattrs" in meta:
+        meta[".zattrs"] = document
+        location.write_json(".zmetadata", consolidated)
+
+
+def _open_node(location: Location, action: str) -> tuple[int, dict[str, Any], dict[str, Any], str]:
+    fmt, doc, attrs = read_group_document(location)
+    kind = node_kind(attrs)
+    if kind not in ("image", "label", "plate", "well"):
+        raise NotNgffError(
+            f"cannot {action} at {location.url}: it is not an OME-NGFF image, plate or well"
+        )
+    block = attrs.get("ngffstore")
+    if isinstance(block, Mapping) and "writing" in block:
+        raise ValidationError(
+            f"cannot {action} at {location.url}: the node is being written (or a write was "
+            "interrupted); finish or rerun that write first"
+        )
+    return fmt, doc, attrs, kind
+
+
+def _commit(
+    location: Location,
+    fmt: int,
+    doc: dict[str, Any],
+    attrs: dict[str, Any],
+    meta: Metadata,
+    record: dict[str, Any],
+) -> None:
+    """Put ``meta`` and ``record`` into the attributes, write the document, leave a fragment."""
+    from . import index
+
+    block = dict(attrs.get("ngffstore") or {})
+    block["metadata"] = meta.to_dict()
+    new_attrs = provenance.append({**attrs, "ngffstore": block}, record)
+    if fmt == 3:
+        doc["attributes"] = new_attrs
+    else:
+        doc = new_attrs
+    write_group_document(location, fmt, doc)
+    index.touch(location, operation=str(record.get("operation")), zarr_format=fmt)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------------------------
+def _check_text(what: str, text: Any, limit: int = MAX_KEY_LENGTH) -> str:
+    if not isinstance(text, str):
+        raise ValidationError(f"{what} must be text, not {type(text).__name__}")
+    text = text.strip()
+    if not text:
+        raise ValidationError(f"{what} is empty; give a non-empty name")
+    if len(text) > limit:
+        raise ValidationError(f"{what} {text[:40]!r}… is longer than {limit} characters")
+    if _CONTROL.search(text):
+        raise ValidationError(f"{what} {text!r} contains control characters (newline, tab...)")
+    return text
+
+
+def parse_key_values(key_values: Mapping[str, Any]) -> dict[str, Scalar]:
+    """Validate key-value pairs: text keys; text, number or true/false values."""
+    if not isinstance(key_values, Mapping):
+        raise ValidationError("key_values must be a mapping of key -> value")
+    out: dict[str, Scalar] = {}
+    for key, value in key_values.items():
+        k = _check_text("key", key)
+        if hasattr(value, "item") and callable(value.item) and not isinstance(value, str):
+            value = value.item()  # numpy scalars
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"key-value {k!r}: {value} is no number that JSON can store")
+        if not isinstance(value, (str, int, float, bool)):
+            raise ValidationError(
+                f"key-value {k!r}: values are text, numbers or true/false, not "
+                f"{type(value).__name__}; give one key per value"
+            )
+        if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+            raise ValidationError(f"key-value {k!r}: the value is longer than {MAX_TEXT_LENGTH} characters")
+        out[k] = value
+    return out
+
+
+def parse_tags(tags: Iterable[Any] | str) -> tuple[str, ...]:
+    """Validate tags (deduplicated, in the order given)."""
+    if isinstance(tags, str):
+        tags = [tags]
+    out: dict[str, None] = {}
+    for tag in tags:
+        out[_check_text("tag", tag)] = None
+    return tuple(out)
+
+
+def check_table_name(name: str) -> str:
+    """A table name is a file name: letters, digits, ``_ . -``; never ``/`` or ``..``."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise ValidationError(
+            f"table name {name!r} is not allowed: use letters, digits, '_', '.', '-' "
+            "(at most 128, starting with a letter or digit; no '/' or '..')"
+        )
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------
+def read_metadata(url: Any, *, storage_options: Mapping[str, Any] | None = None) -> Metadata:
+    """The key-values, tags, description and tables of the node at ``url``."""
+    location = Location.parse(url, storage_options)
+    _, _, attrs = read_group_document(location)
+    return Metadata.from_attrs(attrs)
+
+
+def write_metadata(
+    url: Any,
+    *,
+    key_values: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | str | None = None,
+    description: str | None = None,
+    remove_keys: Sequence[str] | str | None = None,
+    remove_tags: Sequence[str] | str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Metadata:
+    """Add or change metadata of the image, plate or well at ``url``.
+
+    Parameters
+    ----------
+    key_values
+        Pairs to set (merged into the existing ones); values are text, numbers or true/false.
+    tags
+        Tags to add (existing tags are kept).
+    description
+        New description (``""`` removes it).
+    remove_keys, remove_tags
+        Keys and tags to remove (absent ones are ignored).
+
+    Returns
+    -------
+    Metadata
+        The node's metadata after the write. Nothing is written when nothing changes.
+    """
+    started = provenance.now()
+    location = Location.parse(url, storage_options)
+    kv = parse_key_values(key_values or {})
+    add_tags = parse_tags(tags or ())
+    drop_keys = set(parse_tags(remove_keys or ()))
+    drop_tags = set(parse_tags(remove_tags or ()))
+    if description is not None:
+        if not isinstance(description, str):
+            raise ValidationError("description must be text")
+        if len(description) > MAX_TEXT_LENGTH:
+            raise ValidationError(f"the description is longer than {MAX_TEXT_LENGTH} characters")
+
+    fmt, doc, attrs, _ = _open_node(location, "write metadata")
+    current = Metadata.from_attrs(attrs)
+    new_kv = {k: v for k, v in current.key_values.items() if k not in drop_keys}
+    new_kv.update(kv)
+    new_tags = tuple(t for t in dict.fromkeys(current.tags + add_tags) if t not in drop_tags)
+    new_description = current.description
+    if description is not None:
+        new_description = description.strip() or None
+    new = Metadata(
+        key_values=new_kv, tags=new_tags, description=new_description, tables=current.tables
+    )
+    if _same(new, current):  # (type-aware: 0, 0.0 and false are different values)
+        return current
+    parameters: dict[str, Any] = {}
+    if kv:
+        parameters["key_values"] = kv
+    if drop_keys:
+        parameters["remove_keys"] = sorted(drop_keys)
+    if add_tags:
+        parameters["tags"] = list(add_tags)
+    if drop_tags:
+        parameters["remove_tags"] = sorted(drop_tags)
+    if description is not None:
+        parameters["description"] = description
+    record = provenance.record("write_metadata", parameters, started=started, target=location.url)
+    _commit(location, fmt, doc, attrs, new, record)
+    return new
+
+
+def _load_table(table_or_path: Any, storage_options: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+    """``(pyarrow.Table, source path or None)`` from a DataFrame, Table or CSV/TSV/Parquet file."""
+    import pyarrow as pa
+
+    if isinstance(table_or_path, pa.Table):
+        return table_or_path, None
+    try:
+        import pandas as pd
+
+        if isinstance(table_or_path, pd.DataFrame):
+            return pa.Table.from_pandas(table_or_path, preserve_index=False), None
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    if not isinstance(table_or_path, (str, os.PathLike)):
+        raise InputError(
+            f"cannot attach a {type(table_or_path).__name__} as a table: give a pandas DataFrame, "
+            "a pyarrow Table or a .csv/.tsv/.parquet file"
+        )
+    path = os.fspath(table_or_path)
+    lower = path.lower()
+    kind = (
+        "parquet" if lower.endswith((".parquet", ".pq"))
+        else "tsv" if lower.endswith((".tsv", ".tab", ".txt"))
+        else "csv" if lower.endswith(".csv")
+        else None
+    )
+    if kind is None:
+        raise InputError(f"{path}: unknown table format; give a .csv, .tsv or .parquet file")
+    import fsspec
+
+    remote = "://" in path and not path.startswith("file://")
+    try:
+        fs, fspath = fsspec.core.url_to_fs(path, **(dict(storage_options or {}) if remote else {}))
+        with storage_errors(Location.parse(path), "read"):
+            data = fs.cat_file(fspath)
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; give a table file") from None
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(io.BytesIO(data))
+        else:
+            import pyarrow.csv as pacsv
+
+            parse = pacsv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
+            table = pacsv.read_csv(io.BytesIO(data), parse_options=parse)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: not a readable {kind.upper()} table ({first})") from None
+    source = path if remote else os.path.abspath(path.removeprefix("file://"))
+    return table, source
+
+
+def attach_table(
+    url: Any,
+    name: str,
+    table_or_path: Any,
+    *,
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> TableInfo:
+    """Attach a table to the image, plate or well at ``url`` as ``tables/<name>.parquet``.
+
+    ``table_or_path`` is a pandas DataFrame, a pyarrow Table, or a ``.csv`` / ``.tsv`` /
+    ``.parquet`` file (CSV and TSV are converted to Parquet, column types inferred). An existing
+    table of that name is replaced only with ``overwrite``.
+    """
+    import pyarrow.parquet as pq
+
+    started = provenance.now()
+    location = Location.parse(url, storage_options)
+    check_table_name(name)
+    fmt, doc, attrs, _ = _open_node(location, "attach a table")
+    current = Metadata.from_attrs(attrs)
+    if name in current.tables and not overwrite:
+        raise OutputExistsError(
+            f"{location.url} already has a table {name!r}; pass overwrite=True (--overwrite) to replace it"
+        )
+    table, source = _load_table(table_or_path, storage_options)
+    if table.num_columns == 0:
+        raise InputError(f"table {name!r} has no columns")
+    rel = f"{TABLES_DIR}/{name}.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    location.write_bytes(rel, buffer.getvalue())  # the data first, the attributes last
+    _write_tables_group(location.child(TABLES_DIR), fmt, sorted({*current.tables, name}))
+    info = TableInfo(
+        name=name,
+        path=rel,
+        rows=table.num_rows,
+        columns=tuple((f.name, str(f.type)) for f in table.schema),
+        source=source,
+        created=provenance.now(),
+    )
+    tables = dict(current.tables)
+    tables[name] = info
+    new = Metadata(
+        key_values=current.key_values, tags=current.tags, description=current.description, tables=tables
+    )
+    record = provenance.record(
+        "attach_table",
+        {"name": name, "rows": info.rows, "columns": [n for n, _ in info.columns], "overwrite": overwrite},
+        inputs=[source] if source else (),
+        started=started,
+        target=location.url,
+        storage_options=storage_options,
+    )
+    _commit(location, fmt, doc, attrs, new, record)
+    return info
+
+
+def _write_tables_group(location: Location, zarr_format: int, names: list[str]) -> None:
+    """``tables/`` is a plain Zarr group, so Zarr sees a group there (not unknown objects)."""
+    attrs = {"ngffstore": {"tables": {n: f"{n}.parquet" for n in names}}}
+    if zarr_format == 3:
+        location.write_json("zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": attrs})
+    else:
+        location.write_json(".zgroup", {"zarr_format": 2})
+        location.write_json(".zattrs", attrs)
+
+
+def read_table(url: Any, name: str, *, storage_options: Mapping[str, Any] | None = None) -> Any:
+    """The table ``name`` attached to the node at ``url``, as a pandas DataFrame."""
+    import pyarrow.parquet as pq
+
+    location = Location.parse(url, storage_options)
+    meta = read_metadata(location)
+    info = meta.tables.get(name)
+    if info is None:
+        available = ", ".join(sorted(meta.tables)) or "none"
+        raise StoreNotFoundError(f"no table {name!r} on {location.url} (tables: {available})")
+    if info.path.startswith("/") or ".." in info.path.split("/"):
+        raise ValidationError(f"table {name!r} of {location.url} points outside the node ({info.path!r})")
+    try:
+        data = location.read_bytes(info.path)
+    except StoreNotFoundError:
+        raise StoreNotFoundError(
+            f"table {name!r} of {location.url} is listed but {info.path} is missing; attach it again"
+        ) from None
+    try:
+        return pq.read_table(io.BytesIO(data)).to_pandas()
+    except Exception as exc:
+        if isinstance(exc, NgffStoreError):
+            raise
+        raise ReadError(f"table {name!r} of {location.url} is not readable Parquet ({exc})") from None
+
+
+__all__ = [
+    "Metadata",
+    "TableInfo",
+    "attach_table",
+    "node_kind",
+    "read_group_document",
+    "read_metadata",
+    "read_object",
+    "read_table",
+    "write_group_document",
+    "write_metadata",
+]
