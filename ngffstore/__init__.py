@@ -20,11 +20,49 @@ from .errors import (
     StoreNotFoundError,
     ValidationError,
 )
-from .image import ImageSummary, image_info, write_image
+from .image import (
+    ChannelStatistics,
+    Image,
+    ImageSummary,
+    Point,
+    Region,
+    Statistics,
+    choose_level,
+    image_info,
+    open_image,
+    write_image,
+)
+from .index import build_index
+from .labels import Labels, list_labels, open_labels, remove_labels, write_labels
+from .metadata import attach_table, read_metadata, read_table, write_metadata
+from .provenance import read_provenance
+from .rois import read_rois, write_rois
+from .search import search
 from .storage import Location
 
 __all__ = [
     "AxesError",
+    "ChannelStatistics",
+    "Image",
+    "Labels",
+    "Point",
+    "Region",
+    "Statistics",
+    "attach_table",
+    "build_index",
+    "choose_level",
+    "list_labels",
+    "open_image",
+    "open_labels",
+    "read_metadata",
+    "read_provenance",
+    "read_rois",
+    "read_table",
+    "remove_labels",
+    "search",
+    "write_labels",
+    "write_metadata",
+    "write_rois",
     "ImageSummary",
     "InputError",
     "InputNotFoundError",

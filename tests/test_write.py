@@ -255,7 +255,7 @@ def test_parallel_schedulers_give_identical_output(tmp_path, scheduler):
     if scheduler == "distributed":
         from distributed import LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
             ngffstore.write_image(a, url, axes="cyx", chunks=128, memory_target=1 << 17,
                                   scheduler=cluster.scheduler_address, progress=False)
     else:

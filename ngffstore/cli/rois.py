@@ -1,0 +1,334 @@
+"""``ngffstore rois import|export|list|stats|from-labels|rasterize|delete``: vector ROIs of an image.
+
+ROIs are geometries in level-0 pixels (origin top left, x = column) with ontology terms, stored
+in named layers as GeoParquet inside the image (see specs/rois.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from typing import Any
+
+from ._common import add_storage_args, storage_options_for
+
+ORDER = 45
+FORMATS = ("geojson", "wkt", "csv", "cytomine")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "rois",
+        help="import, export, list, measure and rasterize vector ROIs (annotations)",
+        description=__doc__,
+    )
+    cmds = p.add_subparsers(dest="rois_command", metavar="SUBCOMMAND")
+
+    i = cmds.add_parser(
+        "import",
+        help="import ROIs from GeoJSON (QuPath), WKT, CSV or Cytomine JSON into a layer",
+        description=(
+            "Import the ROIs of FILE into layer NAME of IMAGE_URL. Nothing is written when any "
+            "geometry is invalid WKT/GeoJSON, empty or entirely outside the image, or a term is not "
+            "in --ontology. Self-intersecting polygons are repaired (shapely make_valid) with a "
+            "warning, or refused with --no-repair. Cytomine coordinates (origin bottom left) are "
+            "flipped with the image height."
+        ),
+    )
+    i.add_argument(
+        "image", metavar="IMAGE_URL", help="the image (or plate field): a folder path or s3:// URL"
+    )
+    i.add_argument("file", metavar="FILE", help="annotation file (local path or URL)")
+    i.add_argument("--layer", required=True, help="layer name (letters, digits, '_', '.', '-')")
+    i.add_argument(
+        "--term", action="append", default=[], help="term given to every ROI (repeat for several)"
+    )
+    i.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto",) + FORMATS,
+        help="file format (default: from the name and content)",
+    )
+    i.add_argument(
+        "--ontology",
+        metavar="FILE",
+        help="ontology JSON (ngffstore, Cytomine ontology or term list): terms must be in it",
+    )
+    i.add_argument(
+        "--kind",
+        choices=("user", "algorithm", "reviewed"),
+        default=None,
+        help="layer kind (default user)",
+    )
+    i.add_argument("--author", help="who or what made the ROIs (user name, job id)")
+    mode = i.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing layer")
+    mode.add_argument("--append", action="store_true", help="add to an existing layer")
+    i.add_argument(
+        "--no-repair",
+        dest="repair",
+        action="store_false",
+        help="refuse invalid polygons instead of repairing them",
+    )
+    add_storage_args(i)
+    i.set_defaults(func=run_import)
+
+    e = cmds.add_parser("export", help="export a layer as GeoJSON, WKT, CSV or Cytomine JSON")
+    e.add_argument("image", metavar="IMAGE_URL")
+    e.add_argument("--layer", required=True, help="layer name")
+    e.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    e.add_argument("-o", "--output", help="file to write (default: standard output)")
+    e.add_argument(
+        "--term", action="append", default=None, help="only ROIs with this term (or one below it)"
+    )
+    e.add_argument("--bbox", help="only ROIs intersecting x,y,width,height (level-0 pixels)")
+    add_storage_args(e)
+    e.set_defaults(func=run_export)
+
+    ls = cmds.add_parser("list", help="list the ROI layers of an image with counts per term")
+    ls.add_argument("image", metavar="IMAGE_URL")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_storage_args(ls)
+    ls.set_defaults(func=run_list)
+
+    s = cmds.add_parser(
+        "stats",
+        help="count, total and mean area per term (pixels and physical units) as CSV",
+        description=(
+            "Statistics per term for one or more images, or every image below --collection ROOT. "
+            "Areas are in level-0 pixels and in the image's physical unit squared. With several "
+            "images, rows with image '*' add them up."
+        ),
+    )
+    s.add_argument("urls", nargs="*", metavar="IMAGE_URL")
+    s.add_argument(
+        "--collection", metavar="ROOT", help="every image below this folder or s3:// prefix"
+    )
+    s.add_argument(
+        "--layer", action="append", default=None, help="only this layer (repeat for several)"
+    )
+    s.add_argument("--per-layer", action="store_true", help="one row per layer and term")
+    s.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    add_storage_args(s)
+    s.set_defaults(func=run_stats)
+
+    f = cmds.add_parser(
+        "from-labels", help="turn a label image into a layer of polygons (one per label value)"
+    )
+    f.add_argument("image", metavar="IMAGE_URL")
+    f.add_argument("label", metavar="LABEL", help="label image name (IMAGE/labels/LABEL)")
+    f.add_argument("--layer", required=True, help="layer name")
+    f.add_argument("--kind", choices=("user", "algorithm", "reviewed"), default="algorithm")
+    f.add_argument("--author", help="default: labels:LABEL")
+    f.add_argument("--overwrite", action="store_true", help="replace an existing layer")
+    add_storage_args(f)
+    f.set_defaults(func=run_from_labels)
+
+    r = cmds.add_parser("rasterize", help="write a layer as a label image (label value = ROI id)")
+    r.add_argument("image", metavar="IMAGE_URL")
+    r.add_argument("--layer", required=True, help="layer name")
+    r.add_argument("--name", required=True, help="label image name")
+    r.add_argument("--term", action="append", default=None, help="only ROIs with this term")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing label image")
+    add_storage_args(r)
+    r.set_defaults(func=run_rasterize)
+
+    d = cmds.add_parser("delete", help="delete a layer")
+    d.add_argument("image", metavar="IMAGE_URL")
+    d.add_argument("--layer", required=True, help="layer name")
+    add_storage_args(d)
+    d.set_defaults(func=run_delete)
+
+    p.set_defaults(func=lambda args: _usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _options(args: argparse.Namespace) -> Any:
+    return storage_options_for(args.image, args)
+
+
+def _warn_lines(caught: list[warnings.WarningMessage], command: str) -> None:
+    for w in caught:
+        print(f"ngffstore rois {command}: warning: {w.message}", file=sys.stderr)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from converters.rois import read_ontology_file, read_rois_file
+
+    from ..nodes import read_attrs
+    from ..rois import Ontology, write_rois
+    from ..rois._model import check_layer_name
+    from ..rois._store import image_extent
+    from ..storage import Location
+
+    check_layer_name(args.layer)
+    options = _options(args)
+    location = Location.parse(args.image, options)
+    zarr_format, attrs = read_attrs(location)
+    _, height = image_extent(location, attrs, zarr_format)
+    ontology = None
+    if args.ontology:
+        ontology = read_ontology_file(
+            args.ontology, storage_options=storage_options_for(args.ontology, args)
+        )
+    rois = read_rois_file(
+        args.file,
+        format=args.format,
+        height=height,
+        ontology=ontology,
+        storage_options=storage_options_for(args.file, args),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layer = write_rois(
+            location,
+            rois,
+            layer=args.layer,
+            kind=args.kind,
+            author=args.author,
+            terms=args.term,
+            ontology=Ontology.from_dict(ontology, source=args.ontology)
+            if ontology is not None
+            else None,
+            overwrite=args.overwrite,
+            append=args.append,
+            repair=args.repair,
+        )
+    _warn_lines(caught, "import")
+    terms = ", ".join(f"{t} {n}" for t, n in sorted(layer.terms.items())) or "no terms"
+    verb = "added" if args.append else "imported"
+    print(
+        f"{verb} {len(rois)} ROIs ({rois.format}) into layer {args.layer!r} of {location.url} "
+        f"(now {layer.count}; {terms})"
+    )
+    return 0
+
+
+def _parse_bbox(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    from ..errors import InputError
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise InputError(f"--bbox must be x,y,width,height in level-0 pixels, not {text!r}")
+    return values
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from converters.rois import format_rois
+
+    from ..nodes import read_attrs
+    from ..rois import query
+    from ..rois._model import RoisAttrs
+    from ..rois._store import image_extent
+    from ..storage import Location
+
+    location = Location.parse(args.image, _options(args))
+    rois = query(location, layer=args.layer, terms=args.term, bbox=_parse_bbox(args.bbox))
+    zarr_format, attrs = read_attrs(location)
+    height = image_extent(location, attrs, zarr_format)[1] if args.format == "cytomine" else None
+    info = {name: term.to_dict() for name, term in RoisAttrs.from_attrs(attrs).terms.terms.items()}
+    text = format_rois(rois, args.format, height=height, terms_info=info)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    from converters.rois import write_text
+
+    write_text(args.output, text)
+    print(
+        f"exported {len(rois)} ROIs of layer {args.layer!r} as {args.format} to {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from ..rois import read_rois_attrs
+
+    rois = read_rois_attrs(args.image, _options(args))
+    if args.json:
+        print(json.dumps(rois.to_dict(), indent=2))
+        return 0
+    if not rois.layers:
+        print(f"no ROI layers in {args.image}")
+        return 0
+    for name in sorted(rois.layers):
+        print(rois.layers[name].to_text())
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..rois import statistics
+
+    if not args.urls and not args.collection:
+        raise InputError("give one or more image URLs, or --collection ROOT")
+    first = args.collection or args.urls[0]
+    df = statistics(
+        args.urls,
+        collection=args.collection,
+        layer=args.layer,
+        per_layer=args.per_layer,
+        storage_options=storage_options_for(first, args),
+    )
+    text = df.to_csv(index=False, float_format="%.6g")
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        from converters.rois import write_text
+
+        write_text(args.output, text)
+        print(f"wrote {len(df)} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def run_from_labels(args: argparse.Namespace) -> int:
+    from ..rois import from_labels
+
+    layer = from_labels(
+        args.image,
+        args.label,
+        args.layer,
+        kind=args.kind,
+        author=args.author,
+        overwrite=args.overwrite,
+        storage_options=_options(args),
+    )
+    print(f"wrote {layer.count} polygons from label image {args.label!r} to layer {args.layer!r}")
+    return 0
+
+
+def run_rasterize(args: argparse.Namespace) -> int:
+    from ..rois import rasterize
+
+    labels = rasterize(
+        args.image,
+        args.layer,
+        args.name,
+        terms=args.term,
+        overwrite=args.overwrite,
+        storage_options=_options(args),
+    )
+    print(
+        f"wrote layer {args.layer!r} as label image {args.name!r} ({labels.dtype}, "
+        f"{len(labels.properties)} labels) to {labels.url}"
+    )
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from ..rois import delete_layer
+
+    delete_layer(args.image, args.layer, storage_options=_options(args))
+    print(f"deleted layer {args.layer!r} of {args.image}")
+    return 0

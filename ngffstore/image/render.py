@@ -1,0 +1,117 @@
+"""Rendering regions to pictures and saving them (PNG composite, raw TIFF, .npy).
+
+PNG: an additive colour composite of the channels, each scaled by its omero window
+(``start``..``end``) or, when it has none, by an auto-contrast between the 0.5th and 99.5th
+percentiles of the pixels shown. TIFF and ``.npy`` keep the raw values and every axis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..ngff import Channel
+from .results import Region
+
+AUTO_PERCENTILES = (0.5, 99.5)
+FORMATS = (".png", ".tif", ".tiff", ".npy")
+
+
+def auto_window(
+    plane: np.ndarray, percentiles: tuple[float, float] = AUTO_PERCENTILES
+) -> tuple[float, float]:
+    """A display range from the percentiles of ``plane`` (finite values only)."""
+    values = np.asarray(plane, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(values, percentiles))
+    if hi <= lo:
+        lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def display_plane(data: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
+    """Reduce ``data`` to ``yx`` or ``cyx`` for display: middle ``z`` plane, first ``t``."""
+    for name in ("t", "z"):
+        if name in axes:
+            i = axes.index(name)
+            data = np.take(data, 0 if name == "t" else data.shape[i] // 2, axis=i)
+            axes = axes.replace(name, "")
+    order = [axes.index(a) for a in "cyx" if a in axes]
+    return np.transpose(data, order), "".join(a for a in "cyx" if a in axes)
+
+
+def composite(
+    data: np.ndarray, axes: str, channels: Sequence[Channel], *, active_only: bool = True
+) -> np.ndarray:
+    """An ``(height, width, 3)`` uint8 RGB picture: channels coloured and added.
+
+    Channels use their colour and window; without a usable window, an auto-contrast. With
+    ``active_only``, channels marked inactive are left out (unless none is active).
+    """
+    planes, axes = display_plane(np.asarray(data), axes)
+    if "c" not in axes:
+        planes = planes[None]
+        channels = list(channels[:1]) or [Channel(label="channel 0")]
+    use = [i for i, ch in enumerate(channels) if ch.active or not active_only]
+    if not use:
+        use = list(range(len(channels)))
+    height, width = planes.shape[-2:]
+    rgb = np.zeros((height, width, 3), dtype=np.float64)
+    for i in use:
+        plane = planes[i]
+        ch = channels[i]
+        if plane.dtype.kind == "b":
+            lo, hi = 0.0, 1.0
+        elif ch.window is not None and ch.window.end > ch.window.start:
+            lo, hi = ch.window.start, ch.window.end
+        else:
+            lo, hi = auto_window(plane)
+        norm = np.clip((plane.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0)
+        norm[~np.isfinite(norm)] = 0.0
+        rgb += norm[..., None] * np.array([int(ch.color[k : k + 2], 16) / 255 for k in (0, 2, 4)])
+    return (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def save(
+    region: Region,
+    path: str | os.PathLike[str],
+    *,
+    data: np.ndarray | None = None,
+    active_only: bool = True,
+) -> str:
+    """Write ``region`` to ``path`` (``.png`` composite, ``.tif``/``.tiff`` or ``.npy`` raw).
+
+    Returns a short description of what was written (shape and kind).
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise InputError(f"cannot write {path!r}: use a .png, .tif or .npy file name")
+    pixels = region.compute() if data is None else data
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: the folder {folder} does not exist")
+    if ext == ".png":
+        from PIL import Image as PILImage
+
+        rgb = composite(pixels, region.axes, region.channels, active_only=active_only)
+        PILImage.fromarray(rgb).save(path)
+        return f"{rgb.shape[1]}x{rgb.shape[0]} RGB"
+    if ext == ".npy":
+        np.save(path, pixels)
+    else:
+        import tifffile
+
+        tifffile.imwrite(path, pixels, metadata={"axes": region.axes.upper()})
+    shape = "x".join(str(s) for s in pixels.shape)
+    return f"{shape} {pixels.dtype} ({region.axes})"
+
+
+__all__ = ["auto_window", "composite", "display_plane", "save"]

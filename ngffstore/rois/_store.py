@@ -1,0 +1,423 @@
+"""Writing and deleting ROI layers of an image (and store ontologies).
+
+A layer is one or more GeoParquet files under ``<image>/rois/<layer>/`` plus its summary in the
+image group's attributes (``ngffstore.rois.layers.<layer>``). A write puts new Parquet files under
+fresh names first and the attributes last: until the attributes are written, readers see the
+layer as it was, and a failed import leaves it untouched (its new files are removed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import shapely
+
+from .. import provenance
+from ..errors import (
+    InputError,
+    NgffStoreError,
+    OutputExistsError,
+    StoreNotFoundError,
+)
+from ..storage import Location, storage_errors
+from . import _parquet as pqio
+from ._input import GEOMETRY_TYPES, as_input, assign_ids, check_geometries, check_roi_terms
+from ._model import (
+    ROIS_DIR,
+    Layer,
+    LayerFile,
+    Ontology,
+    RoisAttrs,
+    Term,
+    check_kind,
+    check_layer_name,
+)
+from ._node import as_location, image_extent, read_node, write_node
+from ._query import layers_for
+
+log = logging.getLogger("ngffstore")
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+# ---------------------------------------------------------------------------------------------
+def write_rois(
+    image_url: Any,
+    rois: Any,
+    *,
+    layer: str,
+    kind: str | None = None,
+    author: str | None = None,
+    terms: str | Sequence[str] | None = None,
+    ontology: Any = None,
+    overwrite: bool = False,
+    append: bool = False,
+    repair: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Layer:
+    """Store ROIs as layer ``layer`` of the image at ``image_url``.
+
+    Parameters
+    ----------
+    rois
+        A :class:`converters.rois.RoiSet` (a parsed file), a DataFrame with a ``geometry`` column
+        (and optional ``terms``/``term``, ``properties``, ``id``; other columns become
+        properties), or a sequence of shapely geometries, WKT strings or dicts
+        (``{"geometry", "terms", "properties", "id"}``). Coordinates are level-0 pixels,
+        origin top left, x = column, y = row.
+    layer
+        The layer name (letters, digits, ``_ . -``).
+    kind
+        ``user`` (default for a new layer), ``algorithm`` or ``reviewed``.
+    author
+        Who or what made the ROIs (a user name, a job id).
+    terms
+        Terms added to every ROI.
+    ontology
+        An :class:`Ontology`, a mapping of terms, or the URL of an ontology JSON file: every
+        term must be in it, and its colours and parents are copied into the image.
+    overwrite, append
+        Replace an existing layer, or add to it (new ids continue after the existing ones).
+    repair
+        Repair invalid polygons (self-intersections) with ``shapely.make_valid`` and warn
+        (:class:`RoiRepairWarning`); with False they are refused.
+
+    Returns
+    -------
+    Layer
+        The layer's summary as stored.
+
+    Raises
+    ------
+    InputError
+        A geometry is invalid, empty or entirely outside the image, or a term is unknown; the
+        message names the feature or line. Nothing is written.
+    OutputExistsError
+        The layer exists and neither ``overwrite`` nor ``append`` was given.
+    """
+    started = provenance.now()
+    location = as_location(image_url, storage_options)
+    layer = check_layer_name(layer)
+    if overwrite and append:
+        raise InputError("give overwrite or append, not both")
+    node = read_node(location, "write ROIs")
+    current = node.rois
+    existing = current.layers.get(layer)
+    if existing is not None and not (overwrite or append):
+        raise OutputExistsError(
+            f"ROI layer {layer!r} already exists in {location.url}; pass overwrite=True (--overwrite) "
+            "to replace it or append=True (--append) to add to it"
+        )
+    if kind is None:
+        kind = existing.kind if (existing is not None and append) else "user"
+    kind = check_kind(kind)
+    if append and existing is not None and existing.kind != kind:
+        raise InputError(
+            f"layer {layer!r} is a {existing.kind} layer: cannot append {kind} ROIs to it"
+        )
+    onto = load_ontology(ontology, storage_options) if ontology is not None else None
+
+    inp = as_input(rois)
+    n = len(inp.geometry)
+    width, height = image_extent(location, node.attrs, node.zarr_format)
+    geometry = check_geometries(inp, width, height, repair)
+    extra_terms = [terms] if isinstance(terms, str) else list(terms or [])
+    roi_terms = check_roi_terms(inp, extra_terms, onto)
+
+    base = existing if (append and existing is not None) else None
+    existing_ids = (
+        _existing_ids(location, base) if base is not None and _has_int_ids(inp.ids) else set()
+    )
+    ids, source_ids = assign_ids(inp.ids, existing_ids, base.next_id if base is not None else 1)
+    bounds = shapely.bounds(geometry) if n else np.zeros((0, 4))
+    area = shapely.area(geometry) if n else np.zeros(0)
+    now = pd.Timestamp.now(tz="UTC")
+    cols = pqio.Columns(
+        ids=ids,
+        wkb=shapely.to_wkb(geometry) if n else np.empty(0, dtype=object),
+        bounds=bounds,
+        terms=roi_terms,
+        properties=inp.properties,
+        area=area,
+        kind=kind,
+        author=author,
+        created_ms=int(now.value // 1_000_000),
+        source_ids=source_ids,
+    )
+    table = pqio.make_table(cols)
+    type_names = (
+        sorted({GEOMETRY_TYPES[int(t)] for t in np.unique(shapely.get_type_id(geometry))})
+        if n
+        else []
+    )
+
+    # the term copy: what the image had, what the file said, the ontology given (wins)
+    term_table = current.terms
+    file_terms = {}
+    for name, info in inp.terms_info.items():
+        try:
+            term = Term.from_dict(name, info)
+        except InputError:
+            continue
+        have = term_table.terms.get(term.name)
+        if have is None:
+            file_terms[term.name] = term
+        elif (have.id is None and term.id is not None) or (
+            have.parent is None and term.parent is not None
+        ):
+            # keep the image's colour, learn what it did not know
+            file_terms[term.name] = replace(
+                have,
+                id=have.id if have.id is not None else term.id,
+                parent=have.parent or term.parent,
+            )
+    term_table = term_table.merged(Ontology(file_terms)).without_dangling_parents()
+    if onto is not None:
+        term_table = term_table.merged(onto)
+    used_terms = set(pc.unique(pc.list_flatten(roi_terms)).to_pylist())
+    new_terms = used_terms - set(term_table.terms)
+    term_table = term_table.merged(Ontology({t: Term.from_dict(t, {}) for t in new_terms}))
+    term_table.check(f"the terms of {inp.source or 'the ROIs'}")
+
+    part = f"{ROIS_DIR}/{layer}/{uuid.uuid4().hex[:16]}.parquet"
+    summary = _summarise(
+        layer, kind, roi_terms, area, bounds, type_names, author, inp.property_keys
+    )
+    created = now.isoformat()
+    layer_info = _merge(
+        base,
+        summary,
+        LayerFile(path=part, rows=n),
+        int(ids.max()) + 1 if n else (base.next_id if base else 1),
+        created,
+    )
+    extra_meta = {"layer": layer, "kind": kind, "author": author, "image": location.url}
+    written = False
+    try:
+        size = pqio.write_table(
+            location, part, table, pqio.geo_metadata(type_names, bounds), extra_meta
+        )
+        written = True
+        layer_info = replace(
+            layer_info, files=layer_info.files[:-1] + (LayerFile(path=part, rows=n, bytes=size),)
+        )
+        new_rois = current.with_layer(layer_info, layer, term_table)
+        attrs = with_rois(node.attrs, new_rois)
+        params = {
+            "layer": layer,
+            "kind": kind,
+            "author": author,
+            "terms": extra_terms,
+            "rows": n,
+            "mode": "append" if append else ("overwrite" if overwrite else "create"),
+            "repair": repair,
+        }
+        if inp.source:
+            params["format"] = getattr(rois, "format", None)
+        rec = provenance.record(
+            "write_rois",
+            params,
+            inputs=[inp.source] if inp.source else [],
+            started=started,
+            target=location.url,
+            storage_options=storage_options,
+        )
+        write_node(node, provenance.append(attrs, rec))
+    except BaseException:
+        if written:
+            remove_quietly(location, part)
+        raise
+    if existing is not None and not append:
+        for f in existing.files:
+            remove_quietly(location, f.path)
+    return layer_info
+
+
+def _has_int_ids(ids: Any) -> bool:
+    if isinstance(ids, np.ndarray):
+        return ids.dtype.kind in "iu" and len(ids) > 0
+    return bool(ids) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in ids
+    )
+
+
+def _existing_ids(location: Location, layer: Layer) -> set[int]:
+    out: set[int] = set()
+    for f in layer.files:
+        with pqio.open_file(location, f.path) as pf:
+            out.update(pf.read(columns=["id"]).column("id").to_numpy().tolist())
+    return out
+
+
+def _summarise(
+    name: str,
+    kind: str,
+    terms: pa.Array,
+    area: np.ndarray,
+    bounds: np.ndarray,
+    types: list[str],
+    author: str | None,
+    keys: list[str],
+) -> Layer:
+    """Counts and areas per term, computed on the columns (no loop over ROIs)."""
+    n = len(terms)
+    flat = pc.list_flatten(terms)
+    counts: dict[str, int] = {}
+    areas: dict[str, float] = {}
+    if len(flat):
+        names = pc.unique(flat)
+        codes = pc.index_in(flat, value_set=names).to_numpy(zero_copy_only=False)
+        rows = pc.list_parent_indices(terms).to_numpy()
+        per_count = np.bincount(codes, minlength=len(names))
+        per_area = np.bincount(codes, weights=area[rows], minlength=len(names))
+        for k, term in enumerate(names.to_pylist()):
+            counts[term] = int(per_count[k])
+            areas[term] = float(per_area[k])
+    none = (
+        pc.equal(pc.list_value_length(terms), 0).to_numpy(zero_copy_only=False)
+        if n
+        else np.zeros(0, bool)
+    )
+    bbox = (
+        (
+            float(bounds[:, 0].min()),
+            float(bounds[:, 1].min()),
+            float(bounds[:, 2].max()),
+            float(bounds[:, 3].max()),
+        )
+        if len(bounds)
+        else None
+    )
+    return Layer(
+        name=name,
+        kind=kind,
+        count=n,
+        area=float(area.sum()) if len(area) else 0.0,
+        terms=counts,
+        term_areas=areas,
+        no_term={"count": int(none.sum()), "area": float(area[none].sum()) if n else 0.0},
+        geometry_types=tuple(types),
+        bbox=bbox,
+        authors=(author,) if author else (),
+        properties=tuple(sorted(keys)),
+    )
+
+
+def _merge(base: Layer | None, new: Layer, part: LayerFile, next_id: int, now: str) -> Layer:
+    if base is None:
+        return replace(new, files=(part,), next_id=next_id, created=now, modified=now)
+    counts = dict(base.terms)
+    areas = dict(base.term_areas)
+    for t, c in new.terms.items():
+        counts[t] = counts.get(t, 0) + c
+        areas[t] = areas.get(t, 0.0) + new.term_areas.get(t, 0.0)
+    boxes = [b for b in (base.bbox, new.bbox) if b is not None]
+    bbox = (
+        (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+        if boxes
+        else None
+    )
+    return replace(
+        base,
+        count=base.count + new.count,
+        area=base.area + new.area,
+        terms=counts,
+        term_areas=areas,
+        no_term={
+            "count": int(base.no_term.get("count", 0)) + int(new.no_term["count"]),
+            "area": float(base.no_term.get("area", 0.0)) + float(new.no_term["area"]),
+        },
+        geometry_types=tuple(sorted(set(base.geometry_types) | set(new.geometry_types))),
+        bbox=bbox,
+        authors=tuple(dict.fromkeys(base.authors + new.authors)),
+        properties=tuple(sorted(set(base.properties) | set(new.properties))),
+        files=base.files + (part,),
+        next_id=max(base.next_id, next_id),
+        modified=now,
+    )
+
+
+def with_rois(attrs: Mapping[str, Any], rois: RoisAttrs) -> dict[str, Any]:
+    block = dict(attrs.get("ngffstore") or {})
+    if rois.layers:
+        block["rois"] = rois.to_dict()
+    else:
+        block.pop("rois", None)
+    out = dict(attrs)
+    out["ngffstore"] = block
+    return out
+
+
+def remove_quietly(location: Location, path: str) -> None:
+    try:
+        location.remove(path)
+    except NgffStoreError as exc:  # an orphan file is harmless: it is not referenced
+        log.warning("could not remove %s: %s", location.child(path).url, exc)
+
+
+def load_ontology(ontology: Any, storage_options: Mapping[str, Any] | None = None) -> Ontology:
+    """An :class:`Ontology` from an Ontology, a mapping, or the URL of an ontology JSON file."""
+    if isinstance(ontology, Ontology):
+        return ontology
+    if isinstance(ontology, (str, os.PathLike)):
+        loc = Location.parse(ontology, storage_options)
+        with storage_errors(loc, "read"):
+            try:
+                raw = loc.fs.cat_file(loc.path)
+            except FileNotFoundError:
+                raise StoreNotFoundError(f"ontology file {loc.url} does not exist") from None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise InputError(f"ontology file {loc.url} is not valid JSON") from None
+        return Ontology.from_dict(doc, source=loc.url)
+    return Ontology.from_dict(ontology)
+
+
+def write_ontology(
+    root_url: Any, ontology: Any, *, storage_options: Mapping[str, Any] | None = None
+) -> str:
+    """Write a store's ontology as ``<root>/ontology.json``; return its URL.
+
+    ``rois import --ontology ROOT/ontology.json`` (or ``ontology=``) then checks terms against it.
+    """
+    onto = load_ontology(ontology, storage_options)
+    root = Location.parse(root_url, storage_options)
+    doc = {
+        "ngffstore_ontology": "0.1",
+        "terms": [{"name": n, **onto.terms[n].to_dict()} for n in sorted(onto.terms)],
+    }
+    root.write_json("ontology.json", doc)
+    return root.child("ontology.json").url
+
+
+def delete_layer(
+    image: Any, layer: str, *, storage_options: Mapping[str, Any] | None = None
+) -> None:
+    """Remove a ROI layer (its attributes first, then its files)."""
+    started = provenance.now()
+    location = as_location(image, storage_options)
+    node = read_node(location, "delete ROIs")
+    current = node.rois
+    lay = layers_for(current, layer, location.url)[0]
+    new_rois = current.with_layer(None, layer, current.terms)
+    rec = provenance.record("delete_rois", {"layer": layer}, started=started, target=location.url)
+    write_node(node, provenance.append(with_rois(node.attrs, new_rois), rec))
+    for f in lay.files:
+        remove_quietly(location, f.path)
+    remove_quietly(location, f"{ROIS_DIR}/{layer}")
