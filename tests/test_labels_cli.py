@@ -188,3 +188,30 @@ def test_cli_on_s3(s3_bucket, s3_env, capsys, tmp_path):
     assert code == 0 and len(out.splitlines()) == 4
     assert run(capsys, "labels", "remove", url, "cells")[0] == 0
     assert run(capsys, "labels", "list", url)[1] == ""
+
+
+def test_thumbnail_and_window_overlay_labels(tmp_path, capsys):
+    """`--labels NAME` draws the label colours on the PNG; a wrong name is one line, exit 1."""
+    from PIL import Image as PILImage
+
+    import ngffstore
+    from ngffstore.cli import main
+
+    url = str(tmp_path / "img.zarr")
+    ngffstore.write_image(np.full((2, 64, 64), 100, dtype=np.uint16), url, axes="cyx", progress=False)
+    mask = np.zeros((64, 64), dtype=np.uint8)
+    mask[10:30, 10:30] = 1
+    ngffstore.write_labels(mask, url, "cells", colors={1: (255, 0, 0, 255)})
+    plain, over = tmp_path / "plain.png", tmp_path / "over.png"
+    assert main(["thumbnail", url, "-o", str(plain)]) == 0
+    assert main(["thumbnail", url, "-o", str(over), "--labels", "cells", "--labels-alpha", "1"]) == 0
+    a = np.asarray(PILImage.open(plain))
+    b = np.asarray(PILImage.open(over))
+    assert (b[20, 20, :3] == (255, 0, 0)).all()
+    assert (a[50, 50] == b[50, 50]).all()
+    assert main(["window", url, "--x", "0", "--y", "0", "--width", "32", "--height", "32",
+                 "-o", str(tmp_path / "w.png"), "--labels", "cells"]) == 0
+    capsys.readouterr()
+    assert main(["thumbnail", url, "-o", str(tmp_path / "x.png"), "--labels", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nope" in err

@@ -60,6 +60,8 @@ def add_read_args(p: argparse.ArgumentParser) -> None:
         "--series", default=None, help="series of a bioformats2raw collection (default 0)"
     )
     p.add_argument("-o", "--output", required=True, help="output file: .png, .tif/.tiff or .npy")
+    p.add_argument("--labels", metavar="NAME", help="overlay the label image NAME with its colours (PNG only)")
+    p.add_argument("--labels-alpha", type=float, default=0.5, help="opacity of the label overlay (default 0.5)")
     p.add_argument(
         "--memory-cap",
         type=parse_bytes,
@@ -110,7 +112,19 @@ def write_and_report(region: Any, image: Any, args: argparse.Namespace) -> None:
     from ..image.render import save
 
     channels = parse_channels(args.channel)
-    what = save(region, args.output, active_only=channels is None)
+    decorate = None
+    if getattr(args, "labels", None):
+        if os.path.splitext(args.output)[1].lower() != ".png":
+            from ..errors import InputError
+
+            raise InputError(f"--labels draws on a PNG; {args.output} is not a .png file")
+        labels = image.label(args.labels)  # a wrong name fails before any pixel is read
+        planes = planes_for(image, args)
+
+        def decorate(rgb: Any) -> Any:
+            return labels.overlay(rgb, region, z=planes["z"], t=planes["t"], alpha=args.labels_alpha)
+
+    what = save(region, args.output, active_only=channels is None, decorate=decorate)
     x, y, w, h = region.bbox
     shape = "x".join(str(s) for s in region.shape)
     n_levels = len(image.multiscale.datasets)

@@ -8,7 +8,7 @@ percentiles of the pixels shown. TIFF and ``.npy`` keep the raw values and every
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -85,9 +85,11 @@ def save(
     *,
     data: np.ndarray | None = None,
     active_only: bool = True,
+    decorate: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> str:
     """Write ``region`` to ``path`` (``.png`` composite, ``.tif``/``.tiff`` or ``.npy`` raw).
 
+    ``decorate`` (PNG only) draws on the RGB composite before it is saved, e.g. a label overlay.
     Returns a short description of what was written (shape and kind).
     """
     path = os.fspath(path)
@@ -102,6 +104,8 @@ def save(
         from PIL import Image as PILImage
 
         rgb = composite(pixels, region.axes, region.channels, active_only=active_only)
+        if decorate is not None:
+            rgb = decorate(rgb)
         PILImage.fromarray(rgb).save(path)
         return f"{rgb.shape[1]}x{rgb.shape[0]} RGB"
     if ext == ".npy":
