@@ -35,6 +35,7 @@ from .image import (
 from .index import build_index
 from .labels import Labels, list_labels, open_labels, remove_labels, write_labels
 from .metadata import attach_table, read_metadata, read_table, write_metadata
+from .plate import Plate, PlateInputError, open_plate, write_plate
 from .provenance import read_provenance
 from .rois import read_rois, write_rois
 from .search import search
@@ -45,6 +46,8 @@ __all__ = [
     "ChannelStatistics",
     "Image",
     "Labels",
+    "Plate",
+    "PlateInputError",
     "Point",
     "Region",
     "Statistics",
@@ -54,6 +57,7 @@ __all__ = [
     "list_labels",
     "open_image",
     "open_labels",
+    "open_plate",
     "read_metadata",
     "read_provenance",
     "read_rois",
@@ -62,6 +66,7 @@ __all__ = [
     "search",
     "write_labels",
     "write_metadata",
+    "write_plate",
     "write_rois",
     "ImageSummary",
     "InputError",

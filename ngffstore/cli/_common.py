@@ -1,4 +1,4 @@
-"""Options shared by several commands (S3 access, scheduler, progress)."""
+"""Options shared by several commands (S3 access, scheduler, progress, pyramid output)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,57 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     bar = group.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+
+
+def add_pixel_size_args(group: Any) -> None:
+    """``--pixel-size`` and ``--unit`` (added to ``group``, a parser or an argument group)."""
+    group.add_argument("--pixel-size", help="physical pixel size: '0.325' (y and x), '2,0.325,0.325' (z,y,x) or 'z=2,y=0.3,x=0.3'")
+    group.add_argument("--unit", default="micrometer", help="unit of --pixel-size (default micrometer)")
+
+
+def pixel_size(args: argparse.Namespace, axes: str) -> tuple[dict[str, float] | None, dict[str, str] | None]:
+    """``(scale, units)`` from ``--pixel-size``/``--unit`` for an image with ``axes`` (t in seconds)."""
+    if getattr(args, "pixel_size", None) is None:
+        return None, None
+    from ..image.options import parse_scale
+
+    scale = parse_scale(args.pixel_size, axes)
+    return scale, {a: ("second" if a == "t" else args.unit) for a in scale}
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The "output" options of every command that writes a multiscale image (see :func:`output_kwargs`)."""
+    o = parser.add_argument_group("output")
+    o.add_argument("--chunks", help="chunk shape: '512' (y and x), '1,1,16,256,256' or 'z=16,y=256,x=256' (default 1024 along y/x)")
+    o.add_argument("--shards", help="shard shape (Zarr v3 only), same forms as --chunks, e.g. 4096")
+    o.add_argument("--compression", default="zstd", help="zstd[:LEVEL] (default), blosc-lz4, blosc-zstd, gzip[:LEVEL], none")
+    o.add_argument("--min-size", type=int, default=256, help="longest y/x edge of the smallest level (default 256)")
+    o.add_argument("--levels", type=int, default=None, help="number of levels (default: until --min-size)")
+    o.add_argument("--downsample-z", action="store_true", help="halve z too at each level")
+    o.add_argument("--method", default="mean", help="mean (default), nearest, mode, min, max")
+    o.add_argument("--ngff-version", default="0.5", choices=["0.4", "0.5"], help="0.5 (Zarr v3, default) or 0.4 (Zarr v2)")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    o.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return o
+
+
+def output_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of ``write_image`` from the output, execution and storage options."""
+    return {
+        "chunks": args.chunks,
+        "shards": args.shards,
+        "compression": args.compression,
+        "min_size": args.min_size,
+        "levels": args.levels,
+        "downsample_z": args.downsample_z,
+        "method": args.method,
+        "ngff_version": args.ngff_version,
+        "storage_options": storage_options_for(args.output, args),
+        "overwrite": args.overwrite,
+        "scheduler": args.scheduler,
+        "progress": args.progress,
+        "memory_target": args.memory_target,
+    }
 
 
 def parse_bytes(text: str) -> int:

@@ -357,4 +357,5 @@ def write_image(
     write_group_attrs(location, zarr_format, attrs)
     clear_progress(location)
     index.touch(location, operation="write_image", zarr_format=zarr_format)
-    return image_info(location)
+    # counting the bytes stored lists every object: cheap on disk, not worth it on object storage
+    return image_info(location, stored_bytes=location.is_local)
