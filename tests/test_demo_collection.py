@@ -1,0 +1,84 @@
+"""The demo collection: valid image and plate, labels, ROIs with terms, metadata and the index."""
+
+from __future__ import annotations
+
+import pytest
+
+from ngffstore.demo import build_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("democollection") / "demo"
+    return build_demo(str(root), size=256, scheduler="threads", progress=False)
+
+
+def test_demo_validates(demo):
+    from ngffstore.validate import validate
+
+    for url in (demo.image, demo.plate):
+        report = validate(url)
+        assert report.ok, report.summary()
+
+
+def test_demo_contents(demo):
+    from ngffstore.image import open_image
+    from ngffstore.plate import open_plate
+    from ngffstore.rois import read_rois_attrs
+
+    image = open_image(demo.image)
+    assert "nuclei" in image.labels and demo.nuclei > 0
+    assert image.metadata  # key-values/tags
+    assert image.provenance
+    layers = read_rois_attrs(demo.image).layers
+    assert layers["annotations"].kind == "user" and set(layers["annotations"].terms) == {"nucleus", "mitosis", "artifact"}
+    assert layers["nuclei"].kind == "algorithm" and layers["nuclei"].count == demo.nuclei
+    plate = open_plate(demo.plate)
+    assert len(plate) == 6 and demo.fields == 12
+    for ref in plate:
+        for field in plate.well(ref.row, ref.column).fields:
+            assert "nuclei" in field.labels
+    assert "demo" in demo.to_text() and any("examples/tiled_segmentation.py" in c for c in demo.commands())
+
+
+def test_demo_index_and_search(demo):
+    from ngffstore.search import search
+
+    rows = search(demo.root)
+    paths = set(rows["path"])
+    assert "cells.ome.zarr" in paths
+    assert sum(p.startswith("plate.ome.zarr/") for p in paths) == 12
+    assert demo.index_rows == 13
+    assert len(search(demo.root, 'experiment == "demo"')) >= 1
+    hits = search(demo.root, "dose_uM >= 10")
+    assert len(hits) == 4 and all("/3/" in p for p in hits["path"])
+
+
+def test_demo_existing_needs_overwrite(demo):
+    from ngffstore.errors import OutputExistsError
+
+    with pytest.raises(OutputExistsError):
+        build_demo(demo.root, size=256, progress=False)
+
+
+def test_demo_on_s3_and_an_example_reading_it(s3_bucket, s3_env, tmp_path, capsys):
+    import importlib
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ngffstore.cli import main
+
+    dest = f"s3://{s3_bucket}/demo"
+    code = main(["demo", dest, "--size", "128", "--fields", "1", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"ngffstore validate {dest}/plate.ome.zarr" in out and "7 rows" in out
+    examples = str(Path(__file__).resolve().parent.parent / "examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    heatmap = importlib.import_module("plate_heatmap")
+    assert heatmap.main([f"{dest}/plate.ome.zarr", "--scheduler", "threads", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "plate_heatmap.csv")
+    assert len(table) == 12 and (table["fields"] == 1).all()

@@ -1,0 +1,93 @@
+"""The examples/ scripts, run in-process on a tiny demo collection (one on a real LocalCluster)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SIZE = 384
+
+
+def example(name: str):
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from ngffstore.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    return build_demo(str(root / "demo"), size=SIZE, scheduler="threads", progress=False)
+
+
+def test_plate_heatmap(demo, tmp_path, capsys):
+    code = example("plate_heatmap").main([demo.plate, "--scheduler", "threads", "--out", str(tmp_path)])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "plate_heatmap.csv")
+    assert len(table) == 6 * 2 and set(table["channel"]) == {"DAPI", "GFP"}
+    assert (table["fields"] == 2).all() and (table["mean"] > 250).all()
+    gfp = table[table["channel"] == "GFP"].groupby("column")["mean"].mean()
+    assert gfp.loc[3] > gfp.loc[1]  # the dose raises GFP
+    from PIL import Image
+
+    with Image.open(tmp_path / "plate_heatmap.png") as im:
+        assert im.size[0] > 200 and len(set(im.getdata())) > 5
+
+
+def test_tiled_segmentation_on_local_cluster(demo, tmp_path, capsys):
+    from ngffstore.image import open_image
+    from ngffstore.labels import open_labels
+    from ngffstore.rois import read_rois_attrs
+    from ngffstore.samples import Cells
+
+    code = example("tiled_segmentation").main([demo.image, "--out", str(tmp_path)])  # default: LocalCluster
+    assert code == 0, capsys.readouterr().err
+    image = open_image(demo.image)
+    labels = open_labels(demo.image, "nuclei-adaptive")
+    data = labels.to_dask(0).compute().reshape(SIZE, SIZE)
+    found = len(np.unique(data)) - 1
+    cells = Cells.random(SIZE, SIZE, seed=0)
+    assert 0.6 * len(cells.cy) <= found <= 1.1 * len(cells.cy)
+    assert found == np.max(data)  # consecutive 1..n
+    # a nucleus crossing a block border gets one label
+    chunk = image.levels[0].chunks[-1] if hasattr(image.levels[0], "chunks") else 256
+    crossing = [i for i in range(len(cells.cy))
+                if abs(cells.cx[i] - chunk) < cells.r[i] * 0.5 and cells.cy[i] > 20 and cells.cy[i] < SIZE - 20]
+    assert crossing, "the sample has a nucleus on the block border"
+    for i in crossing:
+        y, x = int(cells.cy[i]), int(cells.cx[i])
+        patch = data[y - 3 : y + 4, x - 6 : x + 7]
+        values = set(np.unique(patch)) - {0}
+        assert len(values) == 1, (i, values)
+    layer = read_rois_attrs(demo.image).layers["adaptive-threshold"]
+    assert layer.kind == "algorithm" and layer.count == found and dict(layer.terms)["nucleus"] == found
+    assert any(r.get("operation") for r in labels.provenance)
+
+
+def test_region_measurements(demo, tmp_path):
+    code = example("region_measurements").main([demo.image, "--scheduler", "synchronous", "--out", str(tmp_path)])
+    assert code == 0
+    table = pd.read_parquet(tmp_path / "region_measurements.parquet")
+    assert len(table) == demo.nuclei
+    assert {"label", "area_px", "mean_DAPI", "max_Spots", "class"} <= set(table.columns)
+    assert (table["mean_DAPI"] > 1000).all()  # nuclei are bright in DAPI
+    assert (table["class"] == "nucleus").all()
+
+
+def test_term_statistics(demo, tmp_path):
+    code = example("term_statistics").main([demo.root, "--scheduler", "threads", "--out", str(tmp_path)])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "term_statistics.csv")
+    total = table[table["image"] == "*"].set_index(["layer", "term"])
+    assert total.loc[("annotations", "artifact"), "count"] == 1
+    assert total.loc[("annotations", "mitosis"), "count"] == 1
+    assert total.loc[("nuclei", "nucleus"), "count"] == demo.nuclei
+    assert (table["area_px"] > 0).all()
