@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import NotNgffError, StoreNotFoundError
@@ -70,3 +72,43 @@ def write_group_attrs(location: Location, zarr_format: int, attrs: dict[str, Any
     else:
         location.write_json(".zgroup", {"zarr_format": 2})
         location.write_json(".zattrs", attrs)
+
+
+class StoredNode:
+    """Properties shared by the readers of stored groups (images, plates).
+
+    A reader sets ``_storage`` (whose ``location`` is the group's :class:`Location`) and
+    ``_attrs`` (the group attributes as read).
+    """
+
+    _storage: Any
+    _attrs: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return self._storage.location.url
+
+    @property
+    def location(self) -> Location:
+        return self._storage.location
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        return dict(self._storage.location.storage_options)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The group's attributes as stored (a copy)."""
+        return copy.deepcopy(self._attrs)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The ``ngffstore`` attributes block (key-values, tags, provenance...); empty if none."""
+        block = self._attrs.get("ngffstore")
+        return copy.deepcopy(dict(block)) if isinstance(block, Mapping) else {}
+
+    @property
+    def provenance(self) -> list[dict[str, Any]]:
+        """The provenance records, oldest first."""
+        history = self.metadata.get("provenance") or []
+        return list(history) if isinstance(history, list) else []

@@ -12,7 +12,6 @@ and chooses its level with :func:`~ngffstore.image.levels.choose_level`.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from ..ngff import (
     ome_attrs,
     parse_image_attrs,
 )
+from ..nodes import StoredNode
 from ..storage import Location
 from ._region import (
     RegionSource,
@@ -211,7 +211,7 @@ def _check_image_group(location: Location, attrs: Mapping[str, Any]) -> None:
         )
 
 
-class Image:
+class Image(StoredNode):
     """A multiscale OME-NGFF image, opened from metadata; see :func:`open_image`.
 
     Use it as a context manager or call :meth:`close` to drop its store; it reopens lazily.
@@ -280,23 +280,6 @@ class Image:
         )
 
     # -- metadata ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self._storage.location.url
-
-    @property
-    def location(self) -> Location:
-        return self._storage.location
-
-    @property
-    def storage_options(self) -> dict[str, Any]:
-        return dict(self._storage.location.storage_options)
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        """The group's attributes as stored (a copy)."""
-        return copy.deepcopy(self._attrs)
-
     @property
     def name(self) -> str | None:
         return self.multiscale.name
@@ -399,18 +382,6 @@ class Image:
         from ..rois import crop
 
         return crop(self, roi, **kwargs)
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """The ``ngffstore`` attributes block (key-values, tags, provenance...); empty if none."""
-        block = self._attrs.get("ngffstore")
-        return copy.deepcopy(dict(block)) if isinstance(block, Mapping) else {}
-
-    @property
-    def provenance(self) -> list[dict[str, Any]]:
-        """The provenance records, oldest first."""
-        history = self.metadata.get("provenance") or []
-        return list(history) if isinstance(history, list) else []
 
     # -- levels ---------------------------------------------------------------------------
     def _fetch_meta(self, indices: Any) -> None:

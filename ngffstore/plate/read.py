@@ -8,7 +8,6 @@ the well is asked for, a field's when the field is opened (it is an ordinary
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Self
 from ..errors import NgffStoreError, NotNgffError, StoreNotFoundError
 from ..image._zarrio import Storage, read_group
 from ..ngff import ome_attrs
+from ..nodes import StoredNode
 from ..storage import Location
 from .names import describe_names, natural_key, parse_column, parse_row, parse_well, well_name
 
@@ -117,7 +117,7 @@ def _plate_block(url: str, attrs: Mapping[str, Any]) -> tuple[str | None, Mappin
     raise NotNgffError(f"{url} has no 'plate' metadata: not an OME-NGFF plate")
 
 
-class Plate:
+class Plate(StoredNode):
     """An NGFF HCS plate, opened from its metadata; see :func:`open_plate`.
 
     Picklable (URL, storage options and the plate metadata) and a context manager.
@@ -194,34 +194,6 @@ class Plate:
         return iter(self.wells)
 
     # -- metadata ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self._storage.location.url
-
-    @property
-    def location(self) -> Location:
-        return self._storage.location
-
-    @property
-    def storage_options(self) -> dict[str, Any]:
-        return dict(self._storage.location.storage_options)
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        """The plate group's attributes as stored (a copy)."""
-        return copy.deepcopy(self._attrs)
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """The ``ngffstore`` attributes block (key-values, provenance...); empty if none."""
-        block = self._attrs.get("ngffstore")
-        return copy.deepcopy(dict(block)) if isinstance(block, Mapping) else {}
-
-    @property
-    def provenance(self) -> list[dict[str, Any]]:
-        history = self.metadata.get("provenance") or []
-        return list(history) if isinstance(history, list) else []
-
     # -- wells ------------------------------------------------------------------------------
     def well_ref(self, row: Any, column: Any = None) -> WellRef:
         """The plate's entry for a well: ``("B", 3)``, ``("B", "03")``, ``"B03"``, ``"B/3"``."""
