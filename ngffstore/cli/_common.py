@@ -107,3 +107,16 @@ def parse_bytes(text: str) -> int:
         return int(float(num) * units[unit])
     except (ValueError, KeyError):
         raise argparse.ArgumentTypeError(f"cannot read a size from {text!r}; use e.g. 64MiB") from None
+
+
+def group_usage(parser: argparse.ArgumentParser) -> int:
+    """What a command group (``labels``, ``rois``) does when no subcommand is given."""
+    import sys
+
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def image_storage_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The S3 options for ``args.image`` (none for a local path)."""
+    return storage_options_for(args.image, args)

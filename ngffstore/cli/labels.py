@@ -7,7 +7,13 @@ import json
 import sys
 from typing import Any
 
-from ._common import add_run_args, add_storage_args, storage_options_for
+from ._common import (
+    add_run_args,
+    add_storage_args,
+    group_usage,
+    image_storage_options,
+    storage_options_for,
+)
 
 ORDER = 40
 
@@ -85,13 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: _usage(p))
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
-def _options(args: argparse.Namespace) -> Any:
-    return storage_options_for(args.image, args)
+_usage = group_usage
+_options = image_storage_options
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -10,9 +10,8 @@ import argparse
 import json
 import sys
 import warnings
-from typing import Any
 
-from ._common import add_storage_args, storage_options_for
+from ._common import add_storage_args, group_usage, image_storage_options, storage_options_for
 
 ORDER = 45
 FORMATS = ("geojson", "wkt", "csv", "cytomine")
@@ -144,13 +143,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: _usage(p))
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
-def _options(args: argparse.Namespace) -> Any:
-    return storage_options_for(args.image, args)
+_usage = group_usage
+_options = image_storage_options
 
 
 def _warn_lines(caught: list[warnings.WarningMessage], command: str) -> None:
