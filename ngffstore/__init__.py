@@ -32,14 +32,41 @@ from .image import (
     open_image,
     write_image,
 )
-from .index import build_index
-from .labels import Labels, list_labels, open_labels, remove_labels, write_labels
-from .metadata import attach_table, read_metadata, read_table, write_metadata
-from .plate import Plate, PlateInputError, open_plate, write_plate
-from .provenance import read_provenance
-from .rois import read_rois, write_rois
-from .search import search
 from .storage import Location
+
+# Subsystems with heavier imports (pyarrow, shapely, pandas) load on first use, so that a
+# command such as ``ngffstore convert`` starts quickly.
+_LAZY = {
+    "build_index": "index",
+    "Labels": "labels",
+    "list_labels": "labels",
+    "open_labels": "labels",
+    "remove_labels": "labels",
+    "write_labels": "labels",
+    "attach_table": "metadata",
+    "read_metadata": "metadata",
+    "read_table": "metadata",
+    "write_metadata": "metadata",
+    "Plate": "plate",
+    "PlateInputError": "plate",
+    "open_plate": "plate",
+    "write_plate": "plate",
+    "read_provenance": "provenance",
+    "read_rois": "rois",
+    "write_rois": "rois",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ngffstore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AxesError",
@@ -63,7 +90,6 @@ __all__ = [
     "read_rois",
     "read_table",
     "remove_labels",
-    "search",
     "write_labels",
     "write_metadata",
     "write_plate",

@@ -15,6 +15,7 @@ With ``--as-plate --wells CSV`` (columns ``position,well[,field]``) the output i
 whose field images are the positions (``OUTPUT_URL/B/3/0``). Every image carries the acquisition
 key-values, the acquisition tables and a ``planes`` table (which file became which plane, and
 which planes were filled with zeros), plus ``assemble.*`` key-values (pattern, position, counts).
+Acquisition files inside a position folder apply to that position only (their values win).
 The container's metadata is written last: an interrupted run never looks complete, and rerunning
 the same command resumes it (finished positions are kept, a half-written one resumes).
 """

@@ -9,7 +9,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from .. import index, provenance
+from .. import provenance
 from ..codecs import Compression
 from ..errors import InputError, NgffStoreError, OutputExistsError
 from ..multiscale import (
@@ -93,12 +93,25 @@ def _channels(
     return out
 
 
+SAMPLE_PLANES = 4
+
+
 def _windows(location: Location, spec: PyramidSpec, axes: str) -> list[Window]:
-    """Display windows from the smallest level (a sample of the whole image)."""
+    """Display windows from the smallest level, at most a few t/z planes of it (a sample).
+
+    The sample is bounded (``SAMPLE_PLANES`` evenly spaced t and z indices each), so a long
+    time-lapse costs no more memory or time than a short one.
+    """
     import zarr
 
     arr = zarr.open_array(location.zarr_store(), path=spec.levels[-1].path, mode="r")
-    sample = np.asarray(arr[...])
+    selection: list[Any] = []
+    for name, n in zip(axes, arr.shape):
+        if name in "tz" and n > SAMPLE_PLANES:
+            selection.append(np.unique(np.linspace(0, n - 1, SAMPLE_PLANES).round().astype(int)))
+        else:
+            selection.append(slice(None))
+    sample = np.asarray(arr.get_orthogonal_selection(tuple(selection)))
     dtype = sample.dtype
     c = axes.find("c")
     planes = [sample] if c < 0 else [np.take(sample, i, axis=c) for i in range(sample.shape[c])]
@@ -356,6 +369,8 @@ def write_image(
     )
     write_group_attrs(location, zarr_format, attrs)
     clear_progress(location)
+    from .. import index  # pyarrow, only needed here
+
     index.touch(location, operation="write_image", zarr_format=zarr_format)
     # counting the bytes stored lists every object: cheap on disk, not worth it on object storage
     return image_info(location, stored_bytes=location.is_local)
