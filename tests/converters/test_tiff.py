@@ -15,7 +15,8 @@ from converters import tiff as tiff_module
 from converters.tiff import layout_chunks
 from ngffstore.errors import AxesError, InputError, InputNotFoundError
 
-VIV = Path("/work/shared/testdata/ngff-external/viv/ome-tiff/multi-channel.ome.tif")
+# ../shared beside the checkout holds samples written by other tools
+VIV = Path(__file__).resolve().parents[3] / "shared/testdata/ngff-external/viv/ome-tiff/multi-channel.ome.tif"
 
 OME_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">

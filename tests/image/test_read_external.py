@@ -14,8 +14,6 @@ from ngffstore.errors import NotNgffError
 from ngffstore.image import open_image
 
 EXTERNAL = pathlib.Path(__file__).resolve().parents[3] / "shared" / "testdata" / "ngff-external"
-if not EXTERNAL.is_dir():  # the checkout may sit elsewhere; /work/shared is the workplace's copy
-    EXTERNAL = pathlib.Path("/work/shared/testdata/ngff-external")
 external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason="ngff-external samples are not present")
 
 DATA = np.random.default_rng(3).integers(0, 1000, size=(2, 100, 90), dtype=np.uint16)
