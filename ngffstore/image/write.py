@@ -138,17 +138,17 @@ def _windows(location: Location, spec: PyramidSpec, axes: str) -> list[Window]:
     return out
 
 
-def _existing(location: Location) -> tuple[str, dict[str, Any]]:
-    """``("empty"|"in-progress"|"occupied", attrs)`` for the destination."""
+def _existing(location: Location) -> tuple[str, int | None, dict[str, Any]]:
+    """``("empty"|"in-progress"|"occupied", zarr_format, attrs)`` for the destination."""
     if not exists_anything(location):
-        return "empty", {}
+        return "empty", None, {}
     try:
-        _, attrs = read_attrs(location)
+        zarr_format, attrs = read_attrs(location)
     except NgffStoreError:
-        return "occupied", {}
+        return "occupied", None, {}
     if "writing" in (attrs.get("ngffstore") or {}):
-        return "in-progress", attrs
-    return "occupied", attrs
+        return "in-progress", zarr_format, attrs
+    return "occupied", zarr_format, attrs
 
 
 def prepare_destination(
@@ -160,11 +160,11 @@ def prepare_destination(
     ngffstore write of the same inputs and options is resumed; one of different inputs is
     cleared first.
     """
-    state, attrs = _existing(location)
+    state, found_format, attrs = _existing(location)
     resume = False
     if state == "in-progress" and not overwrite:
         previous = attrs["ngffstore"]["writing"]
-        if previous.get("fingerprint") == fingerprint and attrs_format(location) == zarr_format:
+        if previous.get("fingerprint") == fingerprint and found_format == zarr_format:
             log.info("resuming the interrupted write at %s", location.url)
             resume = True
         else:
@@ -185,10 +185,6 @@ def prepare_destination(
                                        "started": provenance.now()}}},
         )
     return resume
-
-
-def attrs_format(location: Location) -> int:
-    return read_attrs(location)[0]
 
 
 def write_image(
