@@ -250,7 +250,8 @@ def measure(tool: str, data: dict, workdir: str) -> dict:
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs) if os.path.exists(out) else 0
     ok = proc.returncode == 0
     shutil.rmtree(out, ignore_errors=True)
-    return {"tool": tool, "ok": ok, "wall": wall, "rss": usage.ru_maxrss * 1024, "bytes": size}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"tool": tool, "ok": ok, "wall": wall, "cpu": cpu, "rss": usage.ru_maxrss * 1024, "bytes": size}
 
 
 def main() -> None:
@@ -290,14 +291,14 @@ def main() -> None:
 def _table(title: str, rows: list[dict]) -> None:
     ref = next((r for r in rows if r["tool"] == "floor2" and r["ok"]), None)
     print(f"\n{title}")
-    print(f"{'tool':<22}{'wall s':>9}{'x floor(ii)':>13}{'peak RSS MiB':>14}{'x floor(ii)':>13}{'stored MiB':>12}")
+    print(f"{'tool':<22}{'wall s':>9}{'x floor(ii)':>13}{'peak RSS MiB':>14}{'x floor(ii)':>13}{'stored MiB':>12}{'CPU s':>9}")
     for r in rows:
         if not r["ok"]:
             print(f"{r['tool']:<22}  FAILED")
             continue
         tr = r["wall"] / ref["wall"] if ref else float("nan")
         mr = r["rss"] / ref["rss"] if ref else float("nan")
-        print(f"{r['tool']:<22}{r['wall']:>9.2f}{tr:>13.2f}{r['rss'] / 2**20:>14.0f}{mr:>13.2f}{r['bytes'] / 2**20:>12.1f}")
+        print(f"{r['tool']:<22}{r['wall']:>9.2f}{tr:>13.2f}{r['rss'] / 2**20:>14.0f}{mr:>13.2f}{r['bytes'] / 2**20:>12.1f}{r['cpu']:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from ngffstore.errors import AxesError, InputError, NgffStoreError
 from ngffstore.storage import Location, storage_errors
 
 from ._common import CANONICAL, apply_axes, make_source, shape_text
-from ._io import FileArray, native, short, stem
+from ._io import ContiguousArray, file_size, native, open_binary, short, stem
 from .base import Source
 
 TARGET_CHUNK_BYTES = 32 * 2**20
@@ -29,51 +29,43 @@ _AXES_HINTS = {3: "--axes zyx (or cyx, tyx)", 4: "--axes czyx (or tzyx, tcyx)"}
 
 
 def open_npy(location: Location, *, axes: str | None = None) -> Source:
-    """Open a local ``.npy`` file, memory-mapped and read in chunks of whole rows.
+    """Open a ``.npy`` file (local or remote) as a lazy :class:`Source` read in runs of whole rows.
 
     ``axes`` names each dimension (letters from ``tczyx``, in the file's order); the data are
     transposed to ``tczyx`` order.
     """
     where = location.url
-    if not location.is_local:
-        raise InputError(
-            f"{where}: .npy files are read from local disk only; copy it locally first"
-        )
     try:
-        with open(location.path, "rb") as f:
+        with open_binary(location) as f:
             major, _ = np.lib.format.read_magic(f)
             read_header = (
                 np.lib.format.read_array_header_1_0
                 if major == 1
                 else np.lib.format.read_array_header_2_0
             )
-            shape, _, dtype = read_header(f)
+            shape, fortran_order, dtype = read_header(f)
+            offset = f.tell()
         _check_array(shape, dtype, where)
-        mapped = np.load(location.path, mmap_mode="r", allow_pickle=False)  # checks the size
     except (ValueError, OSError, EOFError) as exc:
         if isinstance(exc, NgffStoreError):
             raise
         raise InputError(
             f"cannot read {where} as .npy: {short(exc)}; check that the file is complete"
         ) from exc
-    reader = NpyArray(location, mapped.shape, mapped.dtype)
-    del mapped
-    data = reader.to_dask(row_chunks(reader.shape, reader.dtype.itemsize, TARGET_CHUNK_BYTES))
+    expected = offset + prod(shape) * dtype.itemsize
+    if file_size(location) < expected:
+        raise InputError(
+            f"cannot read {where} as .npy: the file holds {file_size(location)} bytes, its header "
+            f"promises {expected}; check that the file is complete"
+        )
+    reader = ContiguousArray(location, offset, tuple(shape), dtype, fortran_order=fortran_order)
+    if fortran_order:  # contiguous along the first axes: chunks split the last ones
+        chunks = row_chunks(reader.shape[::-1], reader.dtype.itemsize, TARGET_CHUNK_BYTES)[::-1]
+    else:
+        chunks = row_chunks(reader.shape, reader.dtype.itemsize, TARGET_CHUNK_BYTES)
+    data = reader.to_dask(chunks)
     data, canonical = _label(data, axes, where)
     return make_source(data, canonical, where=where, name=stem(location))
-
-
-class NpyArray(FileArray):
-    """A ``.npy`` file, memory-mapped on the first read in each process."""
-
-    prefix = "npy"
-
-    def _open(self) -> tuple[Any, Any]:
-        return np.load(self.location.path, mmap_mode="r", allow_pickle=False), _nothing
-
-
-def _nothing() -> None:
-    """The memory map closes itself when it is collected."""
 
 
 def open_zarr(location: Location, *, axes: str | None = None) -> Source:

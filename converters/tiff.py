@@ -2,7 +2,7 @@
 
 Level 0 of one series is read through tifffile's Zarr store (``series.aszarr``); dask chunks
 are whole groups of the file's own tiles, strips or planes, so each piece of the file is decoded
-once. Contiguous, uncompressed local data are memory-mapped instead and chunked by rows.
+once. Contiguous, uncompressed data (local or remote) are read in runs of whole rows instead.
 Pyramidal files give their level 0 only. Truncation is detected when the file is opened.
 
 Axis inference (when no ``axes`` is given) starts from tifffile's axes letters:
@@ -41,7 +41,7 @@ from ngffstore.ngff import normalize_color, normalize_unit
 from ngffstore.storage import Location
 
 from ._common import apply_axes, example_axes, make_source, shape_text, to_canonical
-from ._io import FileArray, file_size, open_binary, short, stem
+from ._io import ContiguousArray, FileArray, file_size, open_binary, short, stem
 from ._ome import parse_ome
 from .base import Source
 
@@ -82,8 +82,8 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
         info = _inspect(tf, series, location)
         _check_log(log, where)
     reader: FileArray
-    if info.memmap_offset is not None:
-        reader = TiffMemmap(location, info.memmap_offset, info.shape, info.file_dtype)
+    if info.contiguous_offset is not None:
+        reader = ContiguousArray(location, info.contiguous_offset, info.shape, info.file_dtype)
         rows_after = info.axes.index("Y")  # one row of one plane is contiguous in the file
         file_chunks = tuple(n if i > rows_after else 1 for i, n in enumerate(info.shape))
     else:
@@ -136,32 +136,6 @@ class TiffArray(FileArray):
         return array, close
 
 
-class TiffMemmap(FileArray):
-    """Contiguous, uncompressed level 0 of a local TIFF, memory-mapped (a slice reads its bytes).
-
-    Such files (ImageJ stacks, tifffile's default) often hold a whole plane in one strip; mapping
-    them lets dask chunks be runs of rows instead of whole planes.
-    """
-
-    prefix = "tiff-memmap"
-
-    def __init__(self, location: Location, offset: int, shape: tuple[int, ...], dtype: Any) -> None:
-        super().__init__(location, shape, dtype)
-        self.offset = offset
-        self.file_dtype = np.dtype(dtype)
-
-    def _open(self) -> tuple[Any, Any]:
-        path = self.location.path
-        mapped = np.memmap(
-            path, dtype=self.file_dtype, mode="r", offset=self.offset, shape=self.shape
-        )
-        return mapped, _nothing
-
-
-def _nothing() -> None:
-    """The memory map closes itself when it is collected."""
-
-
 # -- opening and inspecting ----------------------------------------------------------------------
 
 
@@ -173,7 +147,7 @@ class _SeriesInfo:
     file_dtype: np.dtype  # in the file's byte order
     file_chunks: tuple[int, ...]
     name: str
-    memmap_offset: int | None = None  # where contiguous, uncompressed local data start
+    contiguous_offset: int | None = None  # where contiguous, uncompressed data start
     keep_c: bool = False
     scale: dict[str, float] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
@@ -251,8 +225,8 @@ def _inspect(tf: tifffile.TiffFile, series: int | None, location: Location) -> _
         file_chunks=file_chunks,
         name=base if index == 0 else f"{base}_{index}",
     )
-    if location.is_local and s.dataoffset is not None and s.keyframe.is_memmappable:
-        info.memmap_offset = s.dataoffset
+    if s.dataoffset is not None and s.keyframe.is_memmappable:
+        info.contiguous_offset = s.dataoffset
     _describe(tf, s, info)
     return info
 

@@ -27,6 +27,7 @@ import dask.array as da
 import numpy as np
 
 from . import parallel
+from .chunkio import ChunkWriter
 from .codecs import Compression
 from .pyramid import downsample, level_shapes
 from .storage import Location, storage_errors
@@ -241,6 +242,22 @@ def open_level(location: Location, path: str, token: str) -> Any:
     return _cached_array(location.url, options, path, token)
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_writer(url: str, options_json: str, path: str, token: str) -> ChunkWriter | None:
+    location = Location(url, json.loads(options_json))
+    return ChunkWriter.for_array(location, path, _cached_array(url, options_json, path, token))
+
+
+def store_region(location: Location, path: str, token: str, region: tuple[slice, ...], data: np.ndarray) -> None:
+    """Write ``data`` to the chunk-aligned ``region`` of the level array at ``path``."""
+    options = json.dumps(dict(location.storage_options), sort_keys=True, default=str)
+    writer = _cached_writer(location.url, options, path, token)
+    if writer is None:
+        _cached_array(location.url, options, path, token)[region] = data
+    else:
+        writer.write([r.start for r in region], data)
+
+
 # -- the tasks -------------------------------------------------------------------------------
 
 
@@ -281,14 +298,14 @@ def write_block(
             data = data.compute()
         data = np.asarray(data)
         if write_first:
-            open_level(location, spec.levels[pass_.first].path, token)[region] = data
+            store_region(location, spec.levels[pass_.first].path, token, region, data)
         start = [r.start for r in region]
         for level in range(pass_.first + 1, pass_.last + 1):
             factors = spec.factors[level - 1]
             data = downsample(data, factors, spec.method)
             start = [s // f for s, f in zip(start, factors)]
             target = tuple(slice(s, s + n) for s, n in zip(start, data.shape))
-            open_level(location, spec.levels[level].path, token)[target] = data
+            store_region(location, spec.levels[level].path, token, target, data)
         marker = f"{PROGRESS_DIR}/{pass_.first}-{'.'.join(map(str, index))}"
         location.write_bytes(marker, b"")
     return int(data.nbytes)

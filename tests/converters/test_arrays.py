@@ -126,6 +126,60 @@ def test_npy_graph_pickles_to_worker_processes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(restored.compute(scheduler="processes", num_workers=2), data)
 
 
+def test_npy_fortran_order_is_chunked_along_last_axes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(arrays_module, "TARGET_CHUNK_BYTES", 4 * 40 * 2)
+    data = np.asfortranarray(_ramp((4, 40, 30)))
+    np.save(tmp_path / "fortran.npy", data)
+    source = open_source(tmp_path / "fortran.npy", axes="zyx")
+    assert source.data.chunksize == (4, 40, 1)  # contiguous along z then y
+    np.testing.assert_array_equal(source.data.compute(), data)
+
+
+def test_npy_on_s3(s3_bucket: str, s3_options: dict, tmp_path: Path) -> None:
+    import s3fs
+
+    data = _ramp((3, 50, 40))
+    np.save(tmp_path / "stack.npy", data)
+    s3fs.S3FileSystem(**s3_options).put(str(tmp_path / "stack.npy"), f"{s3_bucket}/npy/stack.npy")
+    source = open_source(f"s3://{s3_bucket}/npy/stack.npy", storage_options=s3_options, axes="zyx")
+    np.testing.assert_array_equal(source.data.compute(), data)
+    np.testing.assert_array_equal(source.data[1, 10:20, 5:9].compute(), data[1, 10:20, 5:9])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    fortran=st.booleans(),
+    data=st.data(),
+)
+def test_contiguous_reader_matches_numpy_indexing(shape: list[int], fortran: bool, data: st.DataObject) -> None:
+    import tempfile
+
+    from converters._io import ContiguousArray
+    from ngffstore.storage import Location
+
+    array = _ramp(tuple(shape)).astype(">u2")
+    key = tuple(
+        data.draw(
+            st.one_of(
+                st.integers(-n, n - 1),
+                st.builds(slice, st.none() | st.integers(-n - 1, n + 1), st.none() | st.integers(-n - 1, n + 1),
+                          st.sampled_from([None, 1, 2, -1, -3])),
+            )
+        )
+        for n in shape
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "raw.bin"
+        path.write_bytes(b"header" + array.tobytes(order="F" if fortran else "C"))
+        reader = ContiguousArray(Location(str(path), {}), 6, array.shape, array.dtype, fortran_order=fortran)
+        got = reader[key]
+        assert got.dtype == np.uint16
+        np.testing.assert_array_equal(got, array[key])
+
+
 def test_npy_truncated(tmp_path: Path) -> None:
     np.save(tmp_path / "whole.npy", _ramp((100, 100)))
     whole = (tmp_path / "whole.npy").read_bytes()
