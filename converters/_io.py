@@ -139,8 +139,8 @@ class FileArray(ABC):
 
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
-            # a copy, also of memory-mapped data: chunks must not pin the file's pages
-            return np.array(self._opened()[key], dtype=self.dtype)
+            # readers return fresh arrays: converted (byte order) only when needed, never copied
+            return np.asarray(self._opened()[key], dtype=self.dtype)
         except NgffStoreError:
             raise
         except Exception as exc:  # any decoder failure is a bad file, not a bug of the caller
@@ -258,7 +258,8 @@ class _RunReader:
                     pick.append(slice(0, max(0, stop - start), step))
                 else:  # whole rows are read; negative steps pick from the whole axis
                     read.append((0, n))
-                    pick.append(slice(start, stop if stop >= 0 else None, step))
+                    empty = not len(range(start, stop, step))
+                    pick.append(slice(0, 0) if empty else slice(start, stop if stop >= 0 else None, step))
             else:
                 j = int(k) + (n if int(k) < 0 else 0)
                 if not 0 <= j < n:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
 from .errors import (
@@ -20,23 +22,21 @@ from .errors import (
     StoreNotFoundError,
     ValidationError,
 )
-from .image import (
-    ChannelStatistics,
-    Image,
-    ImageSummary,
-    Point,
-    Region,
-    Statistics,
-    choose_level,
-    image_info,
-    open_image,
-    write_image,
-)
 from .storage import Location
 
-# Subsystems with heavier imports (pyarrow, shapely, pandas) load on first use, so that a
-# command such as ``ngffstore convert`` starts quickly.
+# Everything that imports dask, pyarrow, shapely or pandas loads on first use: ``import
+# ngffstore`` stays light, and the command line chooses how dask is imported (see ngffstore.cli).
 _LAZY = {
+    "ChannelStatistics": "image",
+    "Image": "image",
+    "ImageSummary": "image",
+    "Point": "image",
+    "Region": "image",
+    "Statistics": "image",
+    "choose_level": "image",
+    "image_info": "image",
+    "open_image": "image",
+    "write_image": "image",
     "build_index": "index",
     "Labels": "labels",
     "list_labels": "labels",
@@ -55,6 +55,27 @@ _LAZY = {
     "read_rois": "rois",
     "write_rois": "rois",
 }
+
+
+if TYPE_CHECKING:
+    from .image import (
+        ChannelStatistics,
+        Image,
+        ImageSummary,
+        Point,
+        Region,
+        Statistics,
+        choose_level,
+        image_info,
+        open_image,
+        write_image,
+    )
+    from .index import build_index
+    from .labels import Labels, list_labels, open_labels, remove_labels, write_labels
+    from .metadata import attach_table, read_metadata, read_table, write_metadata
+    from .plate import Plate, PlateInputError, open_plate, write_plate
+    from .provenance import read_provenance
+    from .rois import read_rois, write_rois
 
 
 def __getattr__(name: str) -> object:

@@ -34,6 +34,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import dask.array  # noqa: F401  # as library users get it (the CLI imports it leaner, see ngffstore.cli)
 import pytest
 
 try:

@@ -177,3 +177,23 @@ def test_s3_anonymous_read_of_public_bucket(tmp_path, capsys, ome_tiff, s3_serve
     code, out, err = run(capsys, "info", url, "--anon", "--endpoint-url", s3_server.public_endpoint_url)
     assert code == 0, err
     assert "DAPI, GFP" in out
+
+
+def test_command_line_imports_dask_without_xarray_which_still_works(tmp_path):
+    """The CLI skips dask's xarray/scipy hooks (startup time, memory); both still import later."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ngffstore.cli import main\n"
+        "heavy = [m for m in ('xarray', 'pandas', 'pyarrow', 'scipy') if m in sys.modules]\n"
+        "assert heavy == [], heavy\n"
+        f"assert main(['demo', {str(tmp_path / 'demo')!r}]) == 0\n"
+        "import xarray, scipy.ndimage, dask.array as da\n"
+        f"from ngffstore import open_image\n"
+        f"image = open_image({str(tmp_path / 'demo' / 'cells.ome.zarr')!r})\n"
+        "assert image.to_xarray().dims[-2:] == ('y', 'x')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
