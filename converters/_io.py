@@ -24,6 +24,11 @@ from dask.base import tokenize
 from ngffstore.errors import InputError, InputNotFoundError, NgffStoreError
 from ngffstore.storage import Location, storage_errors
 
+READ_CHUNK_BYTES = 8 * 2**20
+"""File inputs become dask chunks of about this many bytes (whole tiles, strips or rows). The
+pyramid writer reads several into each block, one at a time, so small chunks keep its memory
+low; dask's per-chunk overhead is still small at this size."""
+
 # Longest suffixes first, so ``.ome.tif`` wins over ``.tif``.
 _KNOWN_SUFFIXES = (
     ".ome.tiff",

@@ -19,10 +19,10 @@ from ngffstore.errors import AxesError, InputError, NgffStoreError
 from ngffstore.storage import Location, storage_errors
 
 from ._common import CANONICAL, apply_axes, make_source, shape_text
-from ._io import ContiguousArray, file_size, native, open_binary, short, stem
+from ._io import READ_CHUNK_BYTES, ContiguousArray, file_size, native, open_binary, short, stem
 from .base import Source
 
-TARGET_CHUNK_BYTES = 32 * 2**20
+TARGET_CHUNK_BYTES = READ_CHUNK_BYTES
 """``.npy`` chunks are runs of whole rows (or planes) of about this many bytes."""
 
 _AXES_HINTS = {3: "--axes zyx (or cyx, tyx)", 4: "--axes czyx (or tzyx, tcyx)"}

@@ -41,11 +41,11 @@ from ngffstore.ngff import normalize_color, normalize_unit
 from ngffstore.storage import Location
 
 from ._common import apply_axes, example_axes, make_source, shape_text, to_canonical
-from ._io import ContiguousArray, FileArray, file_size, open_binary, short, stem
+from ._io import READ_CHUNK_BYTES, ContiguousArray, FileArray, file_size, open_binary, short, stem
 from ._ome import parse_ome
 from .base import Source
 
-TARGET_CHUNK_BYTES = 32 * 2**20
+TARGET_CHUNK_BYTES = READ_CHUNK_BYTES
 """Dask chunks grow (by whole tiles, strips or planes) up to about this many bytes."""
 
 _LETTERS = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}

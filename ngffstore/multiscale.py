@@ -266,13 +266,23 @@ class Deferred:
 
     Hiding the dask array from the outer graph keeps reading and writing of a block in one task:
     the scheduler cannot read blocks ahead of the writers, so memory holds one block per worker.
+    The region is read source chunk by source chunk into one buffer, so reading needs the block
+    and one chunk, not the block twice (as concatenating all its chunks at once would).
     """
 
     def __init__(self, array: da.Array) -> None:
         self.array = array
 
     def compute(self) -> np.ndarray:
-        return np.asarray(self.array.compute(scheduler="synchronous"))
+        array = self.array
+        if array.npartitions == 1:
+            return np.asarray(array.compute(scheduler="synchronous"))
+        out = np.empty(array.shape, dtype=array.dtype)
+        starts = [np.cumsum((0, *c)) for c in array.chunks]
+        for index in np.ndindex(*array.numblocks):
+            where = tuple(slice(s[i], s[i + 1]) for s, i in zip(starts, index))
+            out[where] = array.blocks[index].compute(scheduler="synchronous")
+        return out
 
 
 def _region(index: Sequence[int], block: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
