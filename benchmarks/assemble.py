@@ -6,9 +6,10 @@ file and a log. Written once under ``benchmarks/out/assemble/`` and reused.
 
 - floor: every plane file decoded once with the reader ``assemble`` uses
   (``converters.planes.read_plane``), by a thread pool of 2, nothing written;
-- ngffstore: ``assemble`` of the whole folder into a collection of three 5-D images (default
-  options: zstd:3, one 512x512 plane per chunk, two levels) on the default (threads)
-  scheduler; then again with ``compression="blosc-lz4"`` (``--compression`` to choose others).
+- ngffstore: ``assemble`` of the whole folder into a collection of three 5-D images with its
+  default options (blosc-lz4 with shuffle, the 5 z-planes of a timepoint and channel per chunk,
+  two levels) on the default (threads) scheduler; then again with ``compression="zstd"`` (zstd
+  level 3, the default of ``convert``). ``--compression`` and ``--chunks`` choose others.
 
 Both read files that are in the page cache (the folder is read once before either runs); the
 floor runs before and after ngffstore and the faster run counts. Printed: wall time, CPU time
@@ -106,11 +107,11 @@ def main() -> None:
     ap.add_argument("--fmt", choices=["png", "tif"], default="png")
     ap.add_argument("--workdir", default=os.path.join(HERE, "out", "assemble"))
     ap.add_argument("--memory-target", type=int, default=None, help="assemble's memory_target in bytes")
-    ap.add_argument("--compression", action="append", help="codec(s) to run (default: zstd, then blosc-lz4)")
-    ap.add_argument("--chunks", help="assemble's chunks (default: one plane per chunk), e.g. z=5")
+    ap.add_argument("--compression", action="append", help="codec(s) to run; 'default' for assemble's own (default: default, then zstd)")
+    ap.add_argument("--chunks", help="assemble's chunks (default: its own, the z-stack up to 4 MiB), e.g. z=1")
     ap.add_argument("--json", help="write the results to this JSON file")
     args = ap.parse_args()
-    args.compression = args.compression or ["zstd", "blosc-lz4"]
+    args.compression = args.compression or ["default", "zstd"]
 
     root = make_folder(
         args.workdir, positions=args.positions, channels=args.channels, z=args.z,
@@ -127,7 +128,7 @@ def main() -> None:
     runs = []
     first = floor(files)
     for compression in args.compression:
-        options = {"compression": compression}
+        options = {} if compression == "default" else {"compression": compression}
         if args.chunks:
             options["chunks"] = args.chunks
         if args.memory_target:

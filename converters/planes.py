@@ -323,10 +323,39 @@ def _jpeg_header(location: Location) -> PlaneHeader:
         return PlaneHeader("jpeg", (image.height, image.width), "uint8")
 
 
-def read_plane(location: Location, header: PlaneHeader) -> np.ndarray:
-    """Decode one plane file into a 2-D array; InputError when it does not match ``header``."""
+def read_plane(location: Location, header: PlaneHeader, out: np.ndarray | None = None) -> np.ndarray:
+    """Decode one plane file into a 2-D array; InputError when it does not match ``header``.
+
+    With ``out`` (a 2-D array of the header's shape and type) the plane is decoded into it.
+    """
     where = location.url
     data = _read_bytes(location)
+    if out is not None and header.kind == "png" and _png_matches(data, header):
+        import imagecodecs
+
+        try:
+            imagecodecs.png_decode(data, out=out)
+        except Exception as exc:  # any decoder failure is a bad file
+            raise InputError(
+                f"cannot read {where}: {short(exc)}; the file may be truncated or corrupt, re-copy it"
+            ) from exc
+        return out
+    pixels = _decode_plane(data, header, where)
+    if out is not None:
+        out[...] = pixels
+        return out
+    return pixels
+
+
+def _png_matches(data: bytes, header: PlaneHeader) -> bool:
+    """Whether a PNG file's own header says ``header`` (else decoding reports the difference)."""
+    try:
+        return _png_header(data[:64], "") == header
+    except InputError:
+        return False
+
+
+def _decode_plane(data: bytes, header: PlaneHeader, where: str) -> np.ndarray:
     try:
         if header.kind == "png":
             import imagecodecs
@@ -359,10 +388,11 @@ def read_plane(location: Location, header: PlaneHeader) -> np.ndarray:
 
 def _planes_task(locations: Sequence[Location | None], header: PlaneHeader) -> np.ndarray:
     """A (1, 1, n, y, x) block: consecutive z-planes of one timepoint and channel (None: zeros)."""
-    out = np.zeros((1, 1, len(locations), *header.shape), dtype=header.dtype)
+    make = np.empty if all(location is not None for location in locations) else np.zeros
+    out = make((1, 1, len(locations), *header.shape), dtype=header.dtype)
     for i, location in enumerate(locations):
         if location is not None:
-            out[0, 0, i] = read_plane(location, header)
+            read_plane(location, header, out=out[0, 0, i])
     return out
 
 

@@ -141,9 +141,28 @@ class ChunkWriter:
 
     def _put_local(self, key: str, payload: bytes) -> None:
         target = os.path.join(self.location.path, *key.split("/"))
-        folder = os.path.dirname(target)
-        if folder not in self._dirs:
-            os.makedirs(folder, exist_ok=True)
-            self._dirs.add(folder)
-        with open(target, "wb") as fh:
-            fh.write(payload)
+        self._make_folder(os.path.dirname(target))
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    def _make_folder(self, folder: str) -> None:
+        """``os.makedirs(folder, exist_ok=True)``, one ``mkdir`` when the parent is known to exist.
+
+        Nested chunk keys give most chunks a folder of their own, so this runs once per chunk.
+        """
+        if folder in self._dirs:
+            return
+        parent = os.path.dirname(folder)
+        if parent not in self._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        self._dirs.add(folder)

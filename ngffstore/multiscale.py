@@ -34,6 +34,7 @@ from .storage import Location, storage_errors
 
 PROGRESS_DIR = ".ngffstore-progress"
 DEFAULT_MEMORY_TARGET = 32 * 2**20
+READ_GROUP_BYTES = 8 * 2**20  # source chunks smaller than this are read several per dask call
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -279,9 +280,15 @@ class Deferred:
             return np.asarray(array.compute(scheduler="synchronous"))
         out = np.empty(array.shape, dtype=array.dtype)
         starts = [np.cumsum((0, *c)) for c in array.chunks]
-        for index in np.ndindex(*array.numblocks):
-            where = tuple(slice(s[i], s[i + 1]) for s, i in zip(starts, index))
-            out[where] = array.blocks[index].compute(scheduler="synchronous")
+        indices = list(np.ndindex(*array.numblocks))
+        # small chunks are computed a few at a time: dask's cost per call is several ms
+        per_call = max(1, int(max(out.nbytes // 4, READ_GROUP_BYTES) // max(1, out.nbytes // len(indices))))
+        for first in range(0, len(indices), per_call):
+            group = indices[first : first + per_call]
+            pieces = dask.compute(*(array.blocks[index] for index in group), scheduler="synchronous")
+            for index, piece in zip(group, pieces):
+                out[tuple(slice(s[i], s[i + 1]) for s, i in zip(starts, index))] = piece
+            del pieces
         return out
 
 

@@ -122,7 +122,10 @@ def downsample(block: np.ndarray, factors: Sequence[int], method: str = "mean") 
             return acc * 2 >= n
         if block.dtype.kind in "ui":
             acc += n // 2
-            acc //= n
+            if n & (n - 1) == 0:  # a power of two: a shift is the floor division, and faster
+                acc >>= n.bit_length() - 1
+            else:
+                acc //= n
             return acc.astype(block.dtype)
         acc /= n
         return acc.astype(block.dtype)

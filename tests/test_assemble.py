@@ -122,6 +122,26 @@ def test_cli_numeric_sort_and_summary(tmp_path, capsys):
     assert load_json(out / ".zattrs")["bioformats2raw.layout"] == 3
 
 
+def test_default_chunks_hold_the_z_stack_and_lz4(folder, tmp_path, capsys, monkeypatch):
+    import ngffstore.cli.assemble as assemble_module
+
+    out = tmp_path / "defaults.zarr"
+    code, _, err = run(capsys, "assemble", folder.root, out, "--no-progress")
+    assert code == 0, err
+    meta = load_json(out / "pos001" / "0" / "zarr.json")
+    assert meta["chunk_grid"]["configuration"]["chunk_shape"] == [1, 1, 3, 64, 64]
+    assert [c["name"] for c in meta["codecs"]] == ["bytes", "blosc"]
+    assert meta["codecs"][1]["configuration"]["cname"] == "lz4"
+    # the z-stack is split when its planes exceed the chunk budget; given options win
+    monkeypatch.setattr(assemble_module, "Z_CHUNK_BYTES", 2 * 64 * 64 * 2)
+    result = assemble(folder.root, str(tmp_path / "split.zarr"), progress=False)
+    assert result.images["pos001"].levels[0].chunks == (1, 1, 2, 64, 64)
+    result = assemble(folder.root, str(tmp_path / "given.zarr"), progress=False, chunks="z=1", compression="zstd")
+    assert result.images["pos001"].levels[0].chunks == (1, 1, 1, 64, 64)
+    meta = load_json(tmp_path / "given.zarr" / "pos001" / "0" / "zarr.json")
+    assert [c["name"] for c in meta["codecs"]] == ["bytes", "zstd"]
+
+
 def test_planes_are_read_lazily(folder):
     opened = open_plane_folder(folder.root)
     source = opened.sources[0]

@@ -262,3 +262,16 @@ def test_parallel_schedulers_give_identical_output(tmp_path, scheduler):
         ngffstore.write_image(a, url, axes="cyx", chunks=128, memory_target=1 << 17, scheduler=scheduler, progress=False)
     for x, y in zip(levels_of(ref), levels_of(url)):
         assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint8", "uint32"])
+@pytest.mark.parametrize("factors", [(2, 2), (1, 2), (2, 1)])
+def test_integer_mean_rounds_half_up_also_below_zero(dtype, factors):
+    from ngffstore.pyramid import downsample
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    a = rng.integers(max(info.min, -1000), min(info.max, 1000), size=(37, 42), endpoint=True).astype(dtype)
+    axes = tuple(i for i, f in enumerate(factors) if f == 2)
+    expected = np.floor(reference_mean(a, axes) + 0.5).astype(dtype)
+    assert np.array_equal(downsample(a, factors, "mean"), expected)

@@ -62,12 +62,27 @@ def pixel_size(args: argparse.Namespace, axes: str) -> tuple[dict[str, float] | 
     return scale, {a: ("second" if a == "t" else args.unit) for a in scale}
 
 
-def add_output_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """The "output" options of every command that writes a multiscale image (see :func:`output_kwargs`)."""
+COMPRESSIONS = ("zstd[:LEVEL]", "blosc-lz4", "blosc-zstd[:LEVEL]", "gzip[:LEVEL]", "none")
+
+
+def add_output_args(
+    parser: argparse.ArgumentParser,
+    *,
+    compression: str = "zstd",
+    chunks: str = "1024 along y/x",
+) -> argparse._ArgumentGroup:
+    """The "output" options of every command that writes a multiscale image (see :func:`output_kwargs`).
+
+    ``compression`` is the default codec and ``chunks`` describes the default chunk shape.
+    """
     o = parser.add_argument_group("output")
-    o.add_argument("--chunks", help="chunk shape: '512' (y and x), '1,1,16,256,256' or 'z=16,y=256,x=256' (default 1024 along y/x)")
+    o.add_argument("--chunks", help=f"chunk shape: '512' (y and x), '1,1,16,256,256' or 'z=16,y=256,x=256' (default {chunks})")
     o.add_argument("--shards", help="shard shape (Zarr v3 only), same forms as --chunks, e.g. 4096")
-    o.add_argument("--compression", default="zstd", help="zstd[:LEVEL] (default), blosc-lz4, blosc-zstd, gzip[:LEVEL], none")
+    o.add_argument(
+        "--compression",
+        default=compression,
+        help=f"{', '.join(COMPRESSIONS)} (default {compression})",
+    )
     o.add_argument("--min-size", type=int, default=256, help="longest y/x edge of the smallest level (default 256)")
     o.add_argument("--levels", type=int, default=None, help="number of levels (default: until --min-size)")
     o.add_argument("--downsample-z", action="store_true", help="halve z too at each level")

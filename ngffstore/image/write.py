@@ -211,6 +211,7 @@ def write_image(
     progress: bool | None = None,
     memory_target: int | None = None,
     metadata: Mapping[str, Any] | None = None,
+    stored_bytes: bool | None = None,
 ):
     """Write ``data`` as a multiscale OME-NGFF image at ``url`` (a path or ``s3://`` URL).
 
@@ -240,6 +241,9 @@ def write_image(
         ``Client``.
     memory_target
         Bytes of image data one task holds at once (default 32 MiB).
+    stored_bytes
+        Whether the returned summary counts the bytes stored (a listing of every chunk); by
+        default only on local disk.
 
     Returns
     -------
@@ -369,4 +373,4 @@ def write_image(
 
     index.touch(location, operation="write_image", zarr_format=zarr_format)
     # counting the bytes stored lists every object: cheap on disk, not worth it on object storage
-    return image_info(location, stored_bytes=location.is_local)
+    return image_info(location, stored_bytes=location.is_local if stored_bytes is None else stored_bytes)

@@ -328,7 +328,8 @@ def _write_field(job: _FieldJob) -> Any:
         return None
     try:
         return image_write.write_image(
-            job.source, job.location, scheduler=job.scheduler, progress=False, overwrite=False, **job.options
+            job.source, job.location, scheduler=job.scheduler, progress=False, overwrite=False,
+            stored_bytes=False, **job.options,
         )
     except NgffStoreError as exc:
         try:
