@@ -9,6 +9,7 @@ downsampled axis is even (except at the image edge), so the result has no seams 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -111,24 +112,9 @@ def downsample(block: np.ndarray, factors: Sequence[int], method: str = "mean") 
         return block
     if method == "nearest":
         return np.ascontiguousarray(block[tuple(slice(None, None, f) for f in factors)])
-    views = _views(block, factors)
     if method == "mean":
-        n = len(views)
-        acc_dtype = _accumulator(block.dtype)
-        acc = views[0].astype(acc_dtype)
-        for v in views[1:]:
-            np.add(acc, v, out=acc, casting="unsafe")
-        if block.dtype.kind == "b":
-            return acc * 2 >= n
-        if block.dtype.kind in "ui":
-            acc += n // 2
-            if n & (n - 1) == 0:  # a power of two: a shift is the floor division, and faster
-                acc >>= n.bit_length() - 1
-            else:
-                acc //= n
-            return acc.astype(block.dtype)
-        acc /= n
-        return acc.astype(block.dtype)
+        return _mean(block, factors)
+    views = _views(block, factors)
     if method == "min":
         return np.minimum.reduce(views)
     if method == "max":
@@ -136,6 +122,50 @@ def downsample(block: np.ndarray, factors: Sequence[int], method: str = "mean") 
     if method == "mode":
         return _mode(views)
     raise InputError(f"unknown downsampling method {method!r}")
+
+
+_SLAB_BYTES = 1 << 20  # the mean works through blocks in slabs of about this size (cache-sized)
+
+
+def _mean(block: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
+    """The window mean: pairs summed axis by axis in a wider type, slab by slab along axis 0.
+
+    Integers are rounded half up (``floor((sum + n/2) / n)``, a shift since ``n`` is a power of
+    two), booleans give the majority (ties true); odd edges average the pixels that exist.
+    """
+    if any(f == 2 and n % 2 for f, n in zip(factors, block.shape)):
+        pad = [(0, 1 if (f == 2 and n % 2) else 0) for f, n in zip(factors, block.shape)]
+        block = np.pad(block, pad, mode="edge")
+    n = math.prod(factors)
+    acc_dtype = _accumulator(block.dtype)
+    shape = tuple(s // f for s, f in zip(block.shape, factors))
+    lead = next((i for i, f in enumerate(factors) if f != 1), len(factors))
+    if lead > 1 and block.flags.c_contiguous:  # leading whole axes merged: slabs of a few planes
+        block = block.reshape(-1, *block.shape[lead:])
+        factors = (1, *factors[lead:])
+    out = np.empty(tuple(s // f for s, f in zip(block.shape, factors)), dtype=block.dtype)
+    per_index = max(1, block[: factors[0]].nbytes * acc_dtype.itemsize // block.dtype.itemsize)
+    step = max(1, _SLAB_BYTES // per_index)
+    for start in range(0, out.shape[0], step):
+        acc = block[start * factors[0] : (start + step) * factors[0]]
+        widened = False
+        for axis, f in enumerate(factors):
+            if f == 1:
+                continue
+            even = (slice(None),) * axis + (slice(0, None, 2),)
+            odd = (slice(None),) * axis + (slice(1, None, 2),)
+            acc = np.add(acc[even], acc[odd], dtype=acc_dtype) if not widened else np.add(acc[even], acc[odd])
+            widened = True
+        target = out[start : start + step]
+        if block.dtype.kind == "b":
+            np.greater_equal(acc * 2, n, out=target)
+        elif block.dtype.kind in "ui":
+            acc += n // 2
+            np.right_shift(acc, n.bit_length() - 1, out=target, casting="unsafe")
+        else:
+            acc /= n
+            target[...] = acc
+    return out.reshape(shape)
 
 
 def _mode(views: list[np.ndarray]) -> np.ndarray:

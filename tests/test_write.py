@@ -275,3 +275,36 @@ def test_integer_mean_rounds_half_up_also_below_zero(dtype, factors):
     axes = tuple(i for i, f in enumerate(factors) if f == 2)
     expected = np.floor(reference_mean(a, axes) + 0.5).astype(dtype)
     assert np.array_equal(downsample(a, factors, "mean"), expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 9), min_size=2, max_size=4),
+    data=st.data(),
+    dtype=st.sampled_from(["uint8", "int16", "uint16", "int32", "float32", "bool"]),
+    contiguous=st.booleans(),
+)
+def test_mean_of_any_block_matches_the_reference(shape, data, dtype, contiguous):
+    from ngffstore import pyramid
+    from ngffstore.pyramid import downsample
+
+    factors = tuple(data.draw(st.sampled_from([1, 2])) for _ in shape)
+    rng = np.random.default_rng(len(shape) * 31 + sum(shape))
+    a = rng.integers(-300 if dtype in ("int16", "int32") else 0, 256 if dtype == "uint8" else 3000, size=shape)
+    a = (a % 2).astype(bool) if dtype == "bool" else a.astype(dtype)
+    if not contiguous:
+        a = np.asfortranarray(a)
+    axes = tuple(i for i, f in enumerate(factors) if f == 2)
+    ref = reference_mean(a.astype(np.float64), axes) if axes else a.astype(np.float64)
+    pyramid._SLAB_BYTES, saved = 64, pyramid._SLAB_BYTES  # many small slabs
+    try:
+        got = downsample(a, factors, "mean")
+    finally:
+        pyramid._SLAB_BYTES = saved
+    assert got.dtype == a.dtype and got.shape == ref.shape
+    if dtype == "bool":
+        np.testing.assert_array_equal(got, ref >= 0.5)
+    elif dtype == "float32":
+        np.testing.assert_allclose(got, ref, rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, np.floor(ref + 0.5).astype(dtype))
