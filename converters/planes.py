@@ -386,13 +386,37 @@ def _decode_plane(data: bytes, header: PlaneHeader, where: str) -> np.ndarray:
     return pixels
 
 
-def _planes_task(locations: Sequence[Location | None], header: PlaneHeader) -> np.ndarray:
-    """A (1, 1, n, y, x) block: consecutive z-planes of one timepoint and channel (None: zeros)."""
-    make = np.empty if all(location is not None for location in locations) else np.zeros
-    out = make((1, 1, len(locations), *header.shape), dtype=header.dtype)
-    for i, location in enumerate(locations):
+def _groups(
+    counts: tuple[int, int, int], plane_bytes: int, planes_per_task: int | None, task_bytes: int | None
+) -> tuple[int, int, int]:
+    """How many z-planes, channels and timepoints one read task covers (its dask chunk).
+
+    z first (up to ``GROUP_BYTES``, or ``planes_per_task``); with ``task_bytes`` whole z-stacks
+    then channels, then timepoints are added up to that size, as the pyramid writer grows its
+    blocks, so that one task reads exactly one block.
+    """
+    nt, nc, nz = counts
+    if planes_per_task:
+        return planes_per_task, 1, 1
+    budget = task_bytes or GROUP_BYTES
+    z = max(1, min(nz, budget // plane_bytes))
+    c = t = 1
+    if task_bytes and z == nz:
+        c = max(1, min(nc, budget // (plane_bytes * nz)))
+        if c == nc:
+            t = max(1, min(nt, budget // (plane_bytes * nz * nc)))
+    return z, c, t
+
+
+def _planes_task(locations: Sequence[Sequence[Sequence[Location | None]]], header: PlaneHeader) -> np.ndarray:
+    """A (t, c, z, y, x) block from the plane files ``locations[t][c][z]`` (None: zeros)."""
+    shape = (len(locations), len(locations[0]), len(locations[0][0]), *header.shape)
+    present = [loc for by_c in locations for by_z in by_c for loc in by_z]
+    make = np.empty if all(loc is not None for loc in present) else np.zeros
+    out = make(shape, dtype=header.dtype)
+    for i, location in enumerate(present):
         if location is not None:
-            read_plane(location, header, out=out[0, 0, i])
+            read_plane(location, header, out=out.reshape(-1, *header.shape)[i])
     return out
 
 
@@ -503,6 +527,7 @@ def open_plane_folder(
     fill_missing: bool = False,
     channels: Sequence[str] | None = None,
     planes_per_task: int | None = None,
+    task_bytes: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool | None = None,
 ) -> PlaneFolder:
@@ -526,6 +551,9 @@ def open_plane_folder(
         How many consecutive z-planes one dask task reads (one dask chunk along z); default:
         all z-planes of a timepoint and channel, up to 32 MiB. ``1`` reads each plane in its
         own task.
+    task_bytes
+        Let one task read whole z-stacks of several channels, then timepoints, up to this many
+        bytes (``assemble`` passes the pyramid writer's block size, so a task reads one block).
     storage_options
         fsspec options for a remote folder.
     progress
@@ -639,7 +667,7 @@ def open_plane_folder(
         header = _common_header(name, planes, position_headers, root.url)
         source, missing = _position_source(
             name, location, fields, planes, header, times, channel_values, z_values,
-            root=root, fill_missing=fill_missing, planes_per_task=planes_per_task,
+            root=root, fill_missing=fill_missing, planes_per_task=planes_per_task, task_bytes=task_bytes,
             storage_options=storage_options,
         )
         source.files = extra_files.get(name, [])
@@ -757,6 +785,7 @@ def _position_source(
     root: Location,
     fill_missing: bool,
     planes_per_task: int | None,
+    task_bytes: int | None,
     storage_options: Mapping[str, Any] | None,
 ) -> tuple[PlaneSource, list[str]]:
     t_axis: list[int | None] = list(times) or [None]
@@ -772,26 +801,37 @@ def _position_source(
     filled: list[tuple[int | None, str | None, int | None]] = []
     missing: list[str] = []
     prefix = "" if location == root else f"{name}/"
-    group = planes_per_task or max(1, min(len(z_axis), GROUP_BYTES // (height * width * dtype.itemsize)))
-    z_chunks = tuple(min(group, len(z_axis) - start) for start in range(0, len(z_axis), group))
+    z_group, c_group, t_group = _groups(
+        (len(t_axis), len(c_axis), len(z_axis)), height * width * dtype.itemsize, planes_per_task, task_bytes
+    )
+    where: dict[tuple[int, int, int], Location | None] = {}
     for ti, t in enumerate(t_axis):
         for ci, c in enumerate(c_axis):
-            locations: list[Location | None] = []
             for zi, z in enumerate(z_axis):
                 plane = by_key.get((t, c, z))
                 row = {"t_index": ti, "c_index": ci, "z_index": zi, "t": t, "c": c, "z": z}
                 if plane is None:
                     missing.append(f"{name}: {plane_text(t, c, z)}" if prefix else plane_text(t, c, z))
                     filled.append((t, c, z))
-                    locations.append(None)
+                    where[ti, ci, zi] = None
                     rows.append({**row, "file": None, "filled": True})
                 else:
-                    locations.append(_file_location(plane.entry.url, storage_options))
+                    where[ti, ci, zi] = _file_location(plane.entry.url, storage_options)
                     rows.append({**row, "file": prefix + plane.entry.name, "filled": False})
-            for k, start in enumerate(range(0, len(z_axis), group)):
-                task = (_planes_task, locations[start : start + group], header)
-                graph[(array_name, ti, ci, k, 0, 0)] = task
-    chunks = ((1,) * len(t_axis), (1,) * len(c_axis), z_chunks, (height,), (width,))
+    starts = [range(0, n, g) for n, g in zip((len(t_axis), len(c_axis), len(z_axis)), (t_group, c_group, z_group))]
+    for (tk, t0), (ck, c0), (zk, z0) in itertools.product(*(enumerate(r) for r in starts)):
+        locations = [
+            [[where[ti, ci, zi] for zi in range(z0, min(z0 + z_group, len(z_axis)))]
+             for ci in range(c0, min(c0 + c_group, len(c_axis)))]
+            for ti in range(t0, min(t0 + t_group, len(t_axis)))
+        ]
+        graph[(array_name, tk, ck, zk, 0, 0)] = (_planes_task, locations, header)
+    chunks = (
+        *(tuple(min(g, n - start) for start in range(0, n, g))
+          for n, g in zip((len(t_axis), len(c_axis), len(z_axis)), (t_group, c_group, z_group))),
+        (height,),
+        (width,),
+    )
     hlg = HighLevelGraph.from_collections(array_name, graph, dependencies=())
     data = da.Array(hlg, array_name, chunks=chunks, dtype=dtype, meta=np.empty((0,) * 5, dtype=dtype))
     source = PlaneSource(

@@ -155,6 +155,13 @@ def test_planes_are_read_lazily(folder):
     two = open_plane_folder(folder.root, planes_per_task=2).sources[1]
     assert two.data.chunks[2] == (2, 1)
     np.testing.assert_array_equal(two.data.compute(), folder.stack(1))
+    # task_bytes: whole z-stacks of every channel, then timepoints, as the pyramid's blocks grow
+    plane = 64 * 64 * 2
+    blocks = open_plane_folder(folder.root, task_bytes=3 * 2 * 3 * plane).sources[1]
+    assert blocks.data.chunks[:3] == ((3, 1), (2,), (3,)) and len(blocks.data.__dask_graph__()) == 2
+    np.testing.assert_array_equal(blocks.data.compute(), folder.stack(1))
+    part = open_plane_folder(folder.root, task_bytes=4 * plane).sources[1]  # one channel's z-stack
+    assert part.data.chunks[:3] == ((1,) * 4, (1, 1), (3,))
 
 
 def test_patterns():

@@ -271,9 +271,12 @@ def assemble(
 
     # 1. the options and everything about the input are checked before anything is written
     parser_fn = acq_mod.load_parser(parser)
+    from ..multiscale import DEFAULT_MEMORY_TARGET
+
     folder = open_plane_folder(
         input_dir, pattern=pattern, positions=positions, fill_missing=fill_missing,
         channels=channels, storage_options=input_storage_options, progress=progress,
+        task_bytes=write_options.get("memory_target") or DEFAULT_MEMORY_TARGET,
     )
     write_options.setdefault("compression", DEFAULT_COMPRESSION)
     if write_options.get("chunks") is None:
