@@ -414,9 +414,10 @@ def _planes_task(locations: Sequence[Sequence[Sequence[Location | None]]], heade
     present = [loc for by_c in locations for by_z in by_c for loc in by_z]
     make = np.empty if all(loc is not None for loc in present) else np.zeros
     out = make(shape, dtype=header.dtype)
+    planes = out.reshape(-1, *header.shape)  # a view: plane i of the block
     for i, location in enumerate(present):
         if location is not None:
-            read_plane(location, header, out=out.reshape(-1, *header.shape)[i])
+            read_plane(location, header, out=planes[i])
     return out
 
 

@@ -238,9 +238,13 @@ def _cached_array(url: str, options_json: str, path: str, token: str) -> Any:
     return zarr.open_array(location.zarr_store(), path=path, mode="r+")
 
 
+def _options_key(location: Location) -> str:
+    """The storage options as a hashable cache key."""
+    return json.dumps(dict(location.storage_options), sort_keys=True, default=str)
+
+
 def open_level(location: Location, path: str, token: str) -> Any:
-    options = json.dumps(dict(location.storage_options), sort_keys=True, default=str)
-    return _cached_array(location.url, options, path, token)
+    return _cached_array(location.url, _options_key(location), path, token)
 
 
 @functools.lru_cache(maxsize=64)
@@ -251,7 +255,7 @@ def _cached_writer(url: str, options_json: str, path: str, token: str) -> ChunkW
 
 def store_region(location: Location, path: str, token: str, region: tuple[slice, ...], data: np.ndarray) -> None:
     """Write ``data`` to the chunk-aligned ``region`` of the level array at ``path``."""
-    options = json.dumps(dict(location.storage_options), sort_keys=True, default=str)
+    options = _options_key(location)
     writer = _cached_writer(location.url, options, path, token)
     if writer is None:
         _cached_array(location.url, options, path, token)[region] = data
