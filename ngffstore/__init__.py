@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from .errors import (
     AxesError,
+    ConflictError,
     InputError,
     InputNotFoundError,
     MemoryCapError,
@@ -91,6 +92,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AxesError",
+    "ConflictError",
     "ChannelStatistics",
     "Image",
     "ImageSummary",

@@ -70,3 +70,9 @@ class SchedulerError(NgffStoreError, ConnectionError):
     """A dask scheduler cannot be reached or used."""
 
     exit_code = 2
+
+
+class ConflictError(NgffStoreError, RuntimeError):
+    """A concurrent writer changed a document between our read and our write (and retries ran out)."""
+
+    exit_code = 3

@@ -8,9 +8,12 @@ which would drop an ``s3://`` protocol).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import posixpath
+import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +21,39 @@ from typing import Any
 import fsspec
 
 from .errors import (
+    ConflictError,
     NgffStoreError,
     StorageAccessError,
     StorageError,
     StoreNotFoundError,
 )
+
+#: Default of :meth:`Location.put` ``if_version``: write unconditionally.
+ANY: object = type("_Any", (), {"__repr__": lambda self: "ANY"})()
+
+#: Documents (``zarr.json``, ``.zattrs``...) larger than this are refused as untrusted input.
+MAX_DOCUMENT_BYTES = 16 << 20
+
+
+def dump_json(obj: Any) -> bytes:
+    """The bytes ngffstore stores for a JSON document."""
+    return json.dumps(obj, indent=2, allow_nan=False).encode()
+
+
+def parse_json(data: bytes, location: Location) -> Any:
+    """Parse a stored JSON document, with one clear error when it is corrupt or too large."""
+    from .errors import ReadError
+
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ReadError(
+            f"{location.url} is {len(data)} bytes, more than the {MAX_DOCUMENT_BYTES} bytes a "
+            "metadata document may have: the store is corrupt or not a Zarr store"
+        )
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise ReadError(f"{location.url} is not valid JSON: the metadata is corrupt") from None
+
 
 REMOTE_PROTOCOLS = ("s3", "gs", "gcs", "az", "abfs", "http", "https", "memory")
 
@@ -118,33 +149,81 @@ class Location:
         return self.child(key).path
 
     def exists(self, key: str = "") -> bool:
+        """Whether an object (or, locally, a folder) is at ``key``.
+
+        Costs a HEAD (and a LIST on S3 for a prefix): prefer :meth:`get`, which answers with the
+        object itself, wherever the caller wants the content anyway.
+        """
         with storage_errors(self, "read"):
             return bool(self.fs.exists(self.key(key) if key else self.path))
 
+    # -- objects: one request each, no probes ----------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        """The object at ``key``, or None when the host says it is missing. One GET.
+
+        "Missing" is whatever the host answers for an absent object: 404, or 403 AccessDenied
+        (S3 without ListBucket, most CDNs). Credential errors (bad key, bad signature) raise
+        :class:`StorageAccessError`.
+        """
+        return self.get_versioned(key)[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """``(data, version)`` of the object at ``key``; ``(None, None)`` when it is missing.
+
+        ``version`` identifies this content for :meth:`put` ``(if_version=...)``: the ETag on S3,
+        a content digest elsewhere. One GET.
+        """
+        return _get_object(self, key)
+
+    def put(self, key: str, data: bytes, *, if_version: str | None | object = ANY) -> str:
+        """Store ``data`` at ``key`` atomically and return its new version.
+
+        A reader never sees a partial object: locally the bytes go to a temporary name in the
+        same folder and are renamed over the target; on S3 a single PUT replaces the object.
+        With ``if_version`` the write is conditional: ``None`` means "only if absent", a version
+        from :meth:`get_versioned` means "only if unchanged since" (S3 ``If-None-Match`` /
+        ``If-Match``; locally a lock on the folder around compare-and-rename).
+        :class:`ConflictError` is raised when the condition fails.
+        """
+        return _put_object(self, key, data, if_version)
+
+    def delete(self, key: str) -> None:
+        """Remove the object at ``key``; nothing happens when it is absent. No probe."""
+        _delete_object(self, key)
+
     def read_bytes(self, key: str) -> bytes:
-        with storage_errors(self.child(key), "read"):
-            return self.fs.cat_file(self.key(key))
+        data = self.get(key)
+        if data is None:
+            raise StoreNotFoundError(f"{self.child(key).url} not found: check the URL (and credentials)")
+        return data
 
     def read_json(self, key: str) -> Any:
-        return json.loads(self.read_bytes(key))
+        return parse_json(self.read_bytes(key), self.child(key))
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        target = self.child(key)
-        with storage_errors(target, "write"):
-            if self.is_local:
-                os.makedirs(os.path.dirname(target.path), exist_ok=True)
-            self.fs.pipe_file(target.path, data)
+        """Store ``data`` at ``key`` atomically (see :meth:`put`)."""
+        self.put(key, data)
 
     def write_json(self, key: str, obj: Any) -> None:
-        self.write_bytes(key, json.dumps(obj, indent=2, allow_nan=False).encode())
+        self.put(key, dump_json(obj))
 
     def remove(self, key: str = "") -> None:
         """Remove the object or tree at ``key`` (nothing happens if it is absent)."""
         target = self.child(key) if key else self
         with storage_errors(target, "write"):
             fs = self.fs
-            if fs.exists(target.path):
+            if self.is_local:
+                if os.path.isdir(target.path):
+                    import shutil
+
+                    shutil.rmtree(target.path, ignore_errors=False)
+                elif os.path.lexists(target.path):
+                    os.remove(target.path)
+                return
+            try:
                 fs.rm(target.path, recursive=True)
+            except FileNotFoundError:
+                pass
 
     def size(self) -> int:
         """Bytes stored below this location."""
@@ -278,3 +357,202 @@ def _looks_like_storage(exc: BaseException) -> bool:
         or _is_access_error(exc)
         or "NoSuchBucket" in str(exc)
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# single objects: get / put (atomic, optionally conditional) / delete
+# ---------------------------------------------------------------------------------------------
+_CREDENTIAL_CODES = (
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+)
+_CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+_memory_lock = threading.Lock()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _error_code(exc: BaseException) -> str:
+    """The S3 error code or HTTP status behind ``exc`` (s3fs keeps the ClientError as cause)."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if e is None:
+            continue
+        response = getattr(e, "response", None)
+        if isinstance(response, Mapping):
+            code = (response.get("Error") or {}).get("Code")
+            if code:
+                return str(code)
+        status = getattr(e, "status", None)  # aiohttp.ClientResponseError
+        if isinstance(status, int):
+            return str(status)
+    return ""
+
+
+def is_missing_error(exc: BaseException) -> bool:
+    """Whether a backend error means "no such object" as the host tells it (404, or a bare 403).
+
+    A host that denies listings (S3 without ``s3:ListBucket``, CDNs) answers 403 for a missing
+    object; credential errors (bad key id, bad signature, expired token) are not "missing".
+    """
+    if isinstance(exc, NgffStoreError):
+        return isinstance(exc, StoreNotFoundError)
+    code = _error_code(exc)
+    if code in _CREDENTIAL_CODES or type(exc).__name__ in (
+        "NoCredentialsError",
+        "PartialCredentialsError",
+    ):
+        return False
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return True
+    if code in ("NoSuchKey", "404", "AccessDenied", "403"):
+        return True
+    return False
+
+
+def _fsspec_path(location: Location, key: str) -> str:
+    return location.key(key) if key else location.path
+
+
+def _get_object(location: Location, key: str) -> tuple[bytes | None, str | None]:
+    path = _fsspec_path(location, key)
+    target = location.child(key) if key else location
+    try:
+        if location.is_local:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None, None
+            return data, _digest(data)
+        fs = location.fs
+        if location.protocol in ("s3", "s3a"):
+            from fsspec.asyn import sync
+
+            bucket, s3key, _ = fs.split_path(path)
+
+            async def fetch() -> tuple[bytes, str]:
+                resp = await fs._call_s3("get_object", Bucket=bucket, Key=s3key)
+                try:
+                    body = await resp["Body"].read()
+                finally:
+                    resp["Body"].close()
+                return body, str(resp.get("ETag") or _digest(body))
+
+            return sync(fs.loop, fetch)
+        data = fs.cat_file(path)
+        return data, _digest(data)
+    except NgffStoreError:
+        raise
+    except Exception as exc:
+        if is_missing_error(exc):
+            return None, None
+        if isinstance(exc, (OSError, ValueError, RuntimeError)) or _looks_like_storage(exc):
+            raise translate_storage_error(exc, target, "read") from exc
+        raise
+
+
+def _put_object(location: Location, key: str, data: bytes, if_version: Any) -> str:
+    path = _fsspec_path(location, key)
+    target = location.child(key) if key else location
+    data = bytes(data)
+    conditional = if_version is not ANY
+    with storage_errors(target, "write"):
+        if location.is_local:
+            return _put_local(path, data, if_version, conditional, target)
+        if location.protocol in ("http", "https"):
+            from .errors import StorageAccessError as _Denied
+
+            raise _Denied(
+                f"cannot write {target.url}: http(s) URLs are read-only; write to a local path or s3://"
+            )
+        fs = location.fs
+        if location.protocol in ("s3", "s3a"):
+            from fsspec.asyn import sync
+
+            bucket, s3key, _ = fs.split_path(path)
+            extra: dict[str, str] = {}
+            if conditional:
+                extra = {"IfNoneMatch": "*"} if if_version is None else {"IfMatch": str(if_version)}
+
+            async def send() -> str:
+                resp = await fs._call_s3("put_object", Bucket=bucket, Key=s3key, Body=data, **extra)
+                return str(resp.get("ETag") or _digest(data))
+
+            try:
+                etag = sync(fs.loop, send)
+            except Exception as exc:
+                if conditional and (
+                    _error_code(exc) in _CONFLICT_CODES or isinstance(exc, FileExistsError)
+                ):
+                    raise ConflictError(
+                        f"{target.url} was changed by another writer meanwhile"
+                    ) from None
+                raise
+            fs.invalidate_cache(path)
+            return etag
+        if conditional:
+            with _memory_lock:
+                try:
+                    current: bytes | None = fs.cat_file(path)
+                except FileNotFoundError:
+                    current = None
+                if (None if current is None else _digest(current)) != if_version:
+                    raise ConflictError(f"{target.url} was changed by another writer meanwhile")
+                fs.pipe_file(path, data)
+        else:
+            fs.pipe_file(path, data)
+        return _digest(data)
+
+
+def _put_local(path: str, data: bytes, if_version: Any, conditional: bool, target: Location) -> str:
+    import fcntl
+
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if not conditional:
+            os.replace(tmp, path)
+            return _digest(data)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                with open(path, "rb") as f:
+                    current: str | None = _digest(f.read())
+            except FileNotFoundError:
+                current = None
+            if current != if_version:
+                raise ConflictError(f"{target.url} was changed by another writer meanwhile")
+            os.replace(tmp, path)
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+        return _digest(data)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _delete_object(location: Location, key: str) -> None:
+    path = _fsspec_path(location, key)
+    target = location.child(key) if key else location
+    with storage_errors(target, "write"):
+        if location.is_local:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+            return
+        try:
+            location.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
