@@ -76,6 +76,7 @@ def draw(table: pd.DataFrame, rows: list[str], columns: list[str], path: str, ce
     canvas.save(path)
 
 
+@_shared.entry
 def main(argv: list[str] | None = None) -> int:
     args = _shared.parser(__doc__).parse_args(argv)
     from ngffstore.plate import open_plate

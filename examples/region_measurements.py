@@ -71,6 +71,7 @@ def measure(image, labels, *, scheduler=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+@_shared.entry
 def main(argv: list[str] | None = None) -> int:
     p = _shared.parser(__doc__)
     p.add_argument("--labels", default="nuclei", help="label image name (default nuclei)")

@@ -18,11 +18,23 @@ except ImportError:
     import _shared
 
 
+@_shared.entry
 def main(argv: list[str] | None = None) -> int:
     args = _shared.parser(__doc__).parse_args(argv)
+    from ngffstore.errors import StoreNotFoundError
     from ngffstore.rois import statistics
+    from ngffstore.storage import Location
 
-    table = statistics(collection=args.store, per_layer=True, storage_options=_shared.storage_options(args))
+    so = _shared.storage_options(args)
+    root = Location.parse(args.store, so)
+    if not root.exists():
+        raise StoreNotFoundError(f"nothing at {root.url}: check the collection URL (e.g. the demo folder)")
+    table = statistics(collection=root.url, per_layer=True, storage_options=so)
+    if table.empty:
+        raise StoreNotFoundError(
+            f"no image with ROI layers under {root.url}: check the collection URL, or add ROIs "
+            "with 'ngffstore rois import' or 'ngffstore rois from-labels'"
+        )
     csv = _shared.out_path(args, "term_statistics.csv")
     table.to_csv(csv, index=False)
     print(table.to_string(index=False))

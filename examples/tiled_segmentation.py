@@ -50,6 +50,7 @@ def segment(image, *, radius: int = 40, offset: float = 400.0, min_size: int = 2
     return label_blocks(mask, min_size=min_size, scheduler=scheduler)
 
 
+@_shared.entry
 def main(argv: list[str] | None = None) -> int:
     p = _shared.parser(__doc__)
     p.add_argument("--radius", type=int, default=40, help="half-size of the local mean window (px)")

@@ -91,3 +91,61 @@ def test_term_statistics(demo, tmp_path):
     assert total.loc[("annotations", "mitosis"), "count"] == 1
     assert total.loc[("nuclei", "nucleus"), "count"] == demo.nuclei
     assert (table["area_px"] > 0).all()
+
+
+SCRIPTS = ("plate_heatmap", "region_measurements", "term_statistics", "tiled_segmentation")
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_missing_store_is_one_line_and_non_zero(name, tmp_path):
+    """Run as a user would: a store URL with nothing at it -> one line on stderr, exit 1, no output."""
+    import subprocess
+
+    missing = tmp_path / "no-such-store.ome.zarr"
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), str(missing), "--scheduler", "synchronous", "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"{name}.py: error: ") and str(missing) in lines[0]
+    assert proc.stdout == "" and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "node", "says"),
+    [
+        ("plate_heatmap", "image", "not a plate"),
+        ("tiled_segmentation", "plate", "not an image"),
+        ("region_measurements", "plate", "not an image"),
+    ],
+)
+def test_wrong_kind_of_node_is_one_line(demo, tmp_path, capsys, name, node, says):
+    code = example(name).main([getattr(demo, node), "--scheduler", "synchronous", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and says in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_label_image_is_one_line(demo, tmp_path, capsys):
+    code = example("region_measurements").main(
+        [demo.image, "--labels", "no-such-label", "--scheduler", "synchronous", "--out", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "no-such-label" in err and len(err.strip().splitlines()) == 1
+
+
+def test_term_statistics_of_a_folder_without_images_fails(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = example("term_statistics").main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "no image with ROI layers" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_scheduler_is_one_line(demo, tmp_path, capsys):
+    code = example("plate_heatmap").main([demo.plate, "--scheduler", "nonsense", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown scheduler 'nonsense'" in err and len(err.strip().splitlines()) == 1
