@@ -10,10 +10,14 @@ the array shapes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..errors import RegionError
+import numpy as np
+
+from ..errors import MemoryCapError, RegionError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,4 +168,110 @@ def nearest_index(n_in: int, n_out: int) -> list[int] | None:
     return [min(n_in - 1, int((i + 0.5) * n_in / n_out)) for i in range(n_out)]
 
 
-__all__ = ["Level", "choose_level", "scale_factors", "shape_factors"]
+# -- what one read decodes ----------------------------------------------------------------------
+
+SHARD_INDEX_ENTRY_BYTES = 16
+"""Bytes of one inner chunk's entry in a shard index (offset and length, two uint64)."""
+
+
+@dataclass(frozen=True)
+class StoredUnit:
+    """What reading any pixel of an array costs in memory, from its metadata alone.
+
+    ``chunk`` is the shape decoded whole to read one pixel (the inner chunk of a sharded array),
+    ``chunk_bytes`` its decoded size; ``index_bytes`` the decoded shard index (0 unsharded).
+    """
+
+    chunk: tuple[int, ...]
+    dtype: str
+    chunk_bytes: int
+    index_bytes: int
+
+
+def _itemsize(data_type: Any) -> tuple[str, int]:
+    """``(name, bytes per element)`` of a Zarr v2 ``dtype`` or v3 ``data_type`` entry."""
+    name = data_type.get("name") if isinstance(data_type, Mapping) else data_type
+    if isinstance(name, list):  # v2 structured dtype
+        try:
+            dt = np.dtype([tuple(f) for f in name])
+            return str(dt), dt.itemsize
+        except (TypeError, ValueError):
+            return "structured", 8
+    text = str(name)
+    bits = re.fullmatch(r"r(\d+)", text)  # v3 raw bits
+    if bits:
+        return text, max(1, int(bits.group(1)) // 8)
+    try:
+        dt = np.dtype(text)
+    except TypeError:
+        return text, 8
+    return str(dt), max(1, dt.itemsize)
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(max(1, int(v)) for v in value)
+
+
+def stored_unit(meta: Mapping[str, Any], zarr_format: int) -> StoredUnit:
+    """The :class:`StoredUnit` of the array whose metadata document is ``meta``.
+
+    Raises ``KeyError``/``TypeError``/``ValueError`` on metadata that is not a Zarr array's.
+    """
+    if zarr_format == 2:
+        dtype, itemsize = _itemsize(meta["dtype"])
+        chunk = _shape(meta["chunks"])
+        return StoredUnit(chunk, dtype, int(np.prod(chunk, dtype=object)) * itemsize, 0)
+    dtype, itemsize = _itemsize(meta["data_type"])
+    chunk = _shape(meta["chunk_grid"]["configuration"]["chunk_shape"])
+    index_bytes = 0
+    codecs = list(meta.get("codecs") or [])
+    while codecs and isinstance(codecs[0], Mapping) and codecs[0].get("name") == "sharding_indexed":
+        config = codecs[0].get("configuration") or {}
+        inner = _shape(config["chunk_shape"])
+        n_inner = int(np.prod([-(-s // i) for s, i in zip(chunk, inner)], dtype=object))
+        index_bytes = max(index_bytes, n_inner * SHARD_INDEX_ENTRY_BYTES)
+        chunk = inner
+        codecs = list(config.get("codecs") or [])
+    return StoredUnit(chunk, dtype, int(np.prod(chunk, dtype=object)) * itemsize, index_bytes)
+
+
+def check_stored_unit(
+    meta: Mapping[str, Any], zarr_format: int, cap: int, *, array: str
+) -> StoredUnit:
+    """Refuse (:class:`MemoryCapError`) an array one chunk (or shard index) of which decodes to
+    more than ``cap`` bytes — before any of its objects is fetched. ``array`` names it."""
+    unit = stored_unit(meta, zarr_format)
+    shape = "x".join(map(str, unit.chunk))
+    if unit.chunk_bytes > cap:
+        raise MemoryCapError(
+            f"{array} is stored in chunks of {shape} {unit.dtype} ({_human(unit.chunk_bytes)} decoded), "
+            f"over the memory cap of {_human(cap)}: a chunk is decoded whole to read any pixel of it; "
+            "if you trust this store raise the cap with memory_cap= (--memory-cap), else do not read it"
+        )
+    if unit.index_bytes > cap:
+        raise MemoryCapError(
+            f"{array} is sharded with a shard index of {_human(unit.index_bytes)} (inner chunks of "
+            f"{shape}), over the memory cap of {_human(cap)}: if you trust this store raise the cap "
+            "with memory_cap= (--memory-cap), else do not read it"
+        )
+    return unit
+
+
+def _human(n: float) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{n} B"
+
+
+__all__ = [
+    "Level",
+    "StoredUnit",
+    "check_stored_unit",
+    "choose_level",
+    "scale_factors",
+    "shape_factors",
+    "stored_unit",
+]

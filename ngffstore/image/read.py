@@ -34,6 +34,7 @@ from ..ngff import (
     parse_image_attrs,
 )
 from ..nodes import StoredNode
+from ..paths import check_relative_path
 from ..storage import Location
 from ._region import (
     RegionSource,
@@ -48,6 +49,7 @@ from ._region import (
 from ._zarrio import LevelReader, Storage, read_group
 from .levels import (
     Level,
+    check_stored_unit,
     choose_level,
     clip_span,
     nearest_index,
@@ -127,6 +129,11 @@ def open_image(
                 f"{storage.location.url} is a Zarr array, not a group: give the image group's URL"
             ) from None
         raise NotNgffError(f"{storage.location.url}: {exc}") from None
+    for j, ds in enumerate(multiscale.datasets):
+        check_relative_path(
+            ds.path, document=document_url(storage.location, zarr_format),
+            what=f"multiscale dataset path (level {j})",
+        )
     if _newer_than_supported(version):
         raise NotNgffError(
             f"{storage.location.url} is OME-NGFF {version}, newer than this reader supports "
@@ -152,11 +159,17 @@ def open_image(
     return image
 
 
+def document_url(location: Location, zarr_format: int) -> str:
+    """The URL of the attributes document of the group at ``location`` (for messages)."""
+    return location.child("zarr.json" if zarr_format == 3 else ".zattrs").url
+
+
 def _open_series(
     storage: Storage, zarr_format: int, series: int | str | None
 ) -> tuple[Storage, int, dict[str, Any], dict[str, Any]]:
     """The group of one series of a bioformats2raw collection (``series`` index or path)."""
     path = "0" if series is None else str(series)
+    check_relative_path(path, document=f"series= for {storage.location.url}", what="series path")
     child = storage.child(path)
     try:
         return (child, *read_group(child, zarr_format))
@@ -169,6 +182,10 @@ def _open_series(
         ome_attrs_doc = {}
     paths = list(ome_attrs(ome_attrs_doc)[1].get("series") or [])
     if isinstance(series, int) and 0 <= series < len(paths):
+        check_relative_path(
+            paths[series], document=document_url(storage.location.child("OME"), zarr_format),
+            what=f"bioformats2raw series path (series {series})",
+        )
         child = storage.child(str(paths[series]))
         return (child, *read_group(child, zarr_format))
     listed = f"; it lists {', '.join(map(str, paths))}" if paths else ""
@@ -359,7 +376,11 @@ class Image(StoredNode):
             except (StoreNotFoundError, NotNgffError):
                 attrs = {}
             names = ome_attrs(attrs)[1].get("labels") or []
-            self._label_names = tuple(str(n) for n in names) if isinstance(names, list) else ()
+            names = list(names) if isinstance(names, list) else []
+            document = document_url(self.location.child("labels"), self.zarr_format)
+            for n in names:
+                check_relative_path(n, document=document, what="label name", single=True)
+            self._label_names = tuple(names)
         return self._label_names
 
     def label(self, name: str) -> Any:
@@ -488,10 +509,28 @@ class Image(StoredNode):
             region_size = (self.shape[iy], self.shape[ix])
         return choose_level(self._downsampling(), region_size, max_size)
 
+    def _check_unit(self, index: int, cap: int) -> None:
+        """Refuse a level whose chunk (or shard index) decodes to more than ``cap`` bytes,
+        before any chunk is fetched (a crafted store cannot exhaust the reader's memory)."""
+        self._reader(index)  # fetches the level's metadata when needed
+        path = self.multiscale.datasets[index].path
+        try:
+            check_stored_unit(
+                self._meta[index], self.zarr_format, cap, array=f"level {index} ({path!r}) of {self.url}"
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ReadError(
+                f"cannot use the metadata of level {index} ({path!r}) of {self.url}: {exc!r}"
+            ) from None
+
     # -- whole levels -----------------------------------------------------------------------
     def to_dask(self, level: int = 0, *, chunks: Any = None) -> da.Array:
-        """Level ``level`` as a lazy dask array (blocks are whole stored chunks or shards)."""
+        """Level ``level`` as a lazy dask array (blocks are whole stored chunks or shards).
+
+        Raises :class:`MemoryCapError` when one stored chunk decodes to more than the image's
+        ``memory_cap``."""
         lv = self._level(level)
+        self._check_unit(lv.index, self.memory_cap)
         source = RegionSource(
             self._reader(level), tuple(("s", 0, n) for n in lv.shape), np.dtype(lv.dtype)
         )
@@ -796,6 +835,7 @@ class Image(StoredNode):
                 "(max_size=, a smaller window, fewer channels/planes with c=/z=/t=) or raise the cap "
                 "with memory_cap= (--memory-cap)"
             )
+        self._check_unit(index, cap)
         source = RegionSource(self._reader(index), tuple(specs), np.dtype(lv.dtype))
         return Region(
             axes=out_axes,

@@ -19,6 +19,7 @@ from ..errors import NgffStoreError, NotNgffError, StoreNotFoundError
 from ..image.read import Image, open_image
 from ..ngff import ome_attrs
 from ..nodes import read_attrs
+from ..paths import UnsafePathError
 from ..storage import Location
 from .colors import RGBA, colors_for, overlay, parse_color
 from .regions import regions_table, summarize
@@ -159,12 +160,15 @@ class Labels(Image):
         """The image these labels belong to (``image-label.source.image``, default ``../../``)."""
         source = self.image_label.get("source") or {}
         rel = source.get("image") if isinstance(source, Mapping) else None
-        location = self.location
-        for part in str(rel or "../../").split("/"):
-            if part in ("", "."):
-                continue
-            location = location.parent if part == ".." else location.child(part)
-        return open_image(location, memory_cap=self.memory_cap)
+        parts = [p for p in str(rel or "../../").split("/") if p not in ("", ".")]
+        if parts != ["..", ".."]:
+            # the only image a label image of this store may name is the one it lies in
+            document = self.location.child("zarr.json" if self.zarr_format == 3 else ".zattrs").url
+            raise UnsafePathError(
+                f"{document}: unsafe image-label source image {rel!r} (not '../../'): a label "
+                "image's source must be the image that holds it; nothing was read there"
+            )
+        return open_image(self.location.parent.parent, memory_cap=self.memory_cap)
 
     def overlay(
         self,

@@ -20,7 +20,7 @@ import asyncio
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import dask
@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import MemoryCapError, NgffStoreError, ReadError, RegionError
 from ..image._zarrio import Storage, array_from_metadata
-from ..image.levels import nearest_index, output_shape
+from ..image.levels import check_stored_unit, nearest_index, output_shape
 from ..image.read import DEFAULT_MEMORY_CAP
 from ..ngff import Channel
 from ..storage import translate_storage_error
@@ -122,6 +122,7 @@ class _Read:
     zarr_format: int
     max_size: int | None
     window_args: dict[str, Any]
+    memory_cap: int = DEFAULT_MEMORY_CAP
 
 
 def plate_grid(
@@ -151,7 +152,8 @@ def plate_grid(
             raise RegionError(f"field position(s) {bad} out of range: the plate's wells have fields 0 to {len(slots) - 1}")
         slots = [slots[f] for f in wanted]
     template, template_path = _template(plate, images, slots)
-    read = _plan(template, max_size=max_size, level=level, c=c, z=z, t=t)
+    cap = DEFAULT_MEMORY_CAP if memory_cap is None else int(memory_cap)
+    read = replace(_plan(template, max_size=max_size, level=level, c=c, z=z, t=t), memory_cap=cap)
     n_slots = len(slots)
     fcols = math.ceil(math.sqrt(n_slots))
     frows = math.ceil(n_slots / fcols)
@@ -161,7 +163,6 @@ def plate_grid(
     out_shape = read.lead + (n_rows * cell_h + (n_rows - 1) * gap, n_cols * cell_w + (n_cols - 1) * gap)
     itemsize = np.dtype(read.dtype).itemsize
     nbytes = int(np.prod(out_shape, dtype=np.float64)) * itemsize
-    cap = DEFAULT_MEMORY_CAP if memory_cap is None else int(memory_cap)
     if nbytes > cap:
         raise MemoryCapError(
             f"the plate mosaic of {plate.url} would be {'x'.join(map(str, out_shape))} {read.dtype} "
@@ -190,9 +191,29 @@ def plate_grid(
     docs = plate._storage.get_many([f"{k}/{meta_key}" for k in keys])
     for k, raw in zip(keys, docs):
         metas[k] = _array_doc(raw)
+    # no field may make a block decode more than the cap (a crafted chunk shape), checked
+    # before any chunk is fetched
+    template._check_unit(read.level, cap)
+    for k, meta in metas.items():
+        if meta is None:
+            continue
+        try:
+            check_stored_unit(meta, plate.zarr_format, cap, array=f"level {read.level} of field {k} of {plate.url}")
+        except (KeyError, TypeError, ValueError, AttributeError):
+            metas[k] = None  # unusable metadata: the field is opened as an image, which says why
 
     cell_bytes = int(np.prod(read.lead, dtype=np.float64)) * (cell_h + gap) * (cell_w + gap) * itemsize
     per_block = max(1, min(n_cols, BLOCK_BYTES // max(cell_bytes, 1)))
+    # a block holds the level planes it reduces to tiles, too: they obey the cap as well
+    field_bytes = int(np.prod(read.lead, dtype=np.float64)) * read.plane[0] * read.plane[1] * itemsize
+    if field_bytes * n_slots > cap:
+        raise MemoryCapError(
+            f"a well of the plate mosaic of {plate.url} reads {n_slots} field(s) of "
+            f"{read.plane[0]}x{read.plane[1]} {read.dtype} at level {read.level} "
+            f"({_human(field_bytes * n_slots)}), over the memory cap of {_human(cap)}: ask for less "
+            "(max_size=, a smaller level, fields=, one channel with c=) or raise the cap with memory_cap="
+        )
+    per_block = max(1, min(per_block, cap // max(field_bytes * n_slots, 1)))
     storage = plate._storage
     rows_of_blocks = []
     for ri in range(n_rows):
@@ -454,13 +475,12 @@ def _via_image(storage: Storage, wp: str, fp: str, read: _Read) -> np.ndarray:
     from its level that fits the tile (the reader's rule), reduced to the tile."""
     from ..image import open_image
 
-    image = open_image(storage.location.child(*wp.split("/"), fp))
+    image = open_image(storage.location.child(*wp.split("/"), fp), memory_cap=read.memory_cap)
     iy, ix = image.axes.index("y"), image.axes.index("x")
     # z=0 and t=0 (the defaults) mean nothing to a field without those axes
     args = {k: v for k, v in read.window_args.items() if k == "c" or k in image.axes}
     region = image.window(
-        0, 0, image.shape[ix], image.shape[iy], max_size=read.max_size or max(read.tile),
-        memory_cap=1 << 62, **args,
+        0, 0, image.shape[ix], image.shape[iy], max_size=read.max_size or max(read.tile), **args,
     )
     data = region.compute(scheduler="synchronous")
     return data.astype(read.dtype, copy=False)

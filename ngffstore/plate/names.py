@@ -160,6 +160,13 @@ def infer_layout(wells: Iterable[tuple[str, str]]) -> tuple[list[str], list[str]
 
     Wells with non-standard names (non-letter rows, non-numeric columns) give just the names
     found, in plate order.
+
+    Raises
+    ------
+    InputError
+        A well lies outside the largest standard plate (1536 wells: rows A-AF, columns 1-48),
+        e.g. a typo such as ``ZZ99``: a plate that large is only made from explicit rows and
+        columns (``rows=``/``columns=``, ``--rows``/``--columns``).
     """
     wells = list(wells)
     rows = {r for r, _ in wells}
@@ -170,7 +177,17 @@ def infer_layout(wells: Iterable[tuple[str, str]]) -> tuple[list[str], list[str]
         for n_r, n_c in PLATE_FORMATS:
             if need_r <= n_r and need_c <= n_c:
                 return [row_letters(i) for i in range(n_r)], [str(i + 1) for i in range(n_c)]
-        return [row_letters(i) for i in range(need_r)], [str(i + 1) for i in range(need_c)]
+        big_r, big_c = PLATE_FORMATS[-1]
+        outside = sorted(
+            (well_name(r, c) for r, c in set(wells) if row_index(r) >= big_r or int(c) > big_c),
+            key=natural_key,
+        )
+        shown = ", ".join(outside[:8]) + (f" (+{len(outside) - 8})" if len(outside) > 8 else "")
+        raise InputError(
+            f"well(s) {shown} lie outside the largest standard plate ({big_r * big_c} wells: rows "
+            f"A-{row_letters(big_r - 1)}, columns 1-{big_c}): fix the well names, or give the plate's "
+            "rows and columns (--rows/--columns) for a custom plate"
+        )
     return sorted(rows, key=row_key), sorted(cols, key=column_key)
 
 

@@ -18,6 +18,7 @@ from ..errors import NgffStoreError, NotNgffError, StoreNotFoundError
 from ..image._zarrio import Storage, read_group
 from ..ngff import ome_attrs
 from ..nodes import StoredNode
+from ..paths import UnsafePathError, check_relative_path
 from ..storage import Location
 from .names import describe_names, natural_key, parse_column, parse_row, parse_well, well_name
 
@@ -132,12 +133,13 @@ class Plate(StoredNode):
         self.memory_cap = memory_cap
         version, block = _plate_block(storage.location.url, attrs)
         self.version = version or block.get("version")
+        document = storage.location.child("zarr.json" if zarr_format == 3 else ".zattrs").url
         try:
             self.rows = tuple(str(r["name"]) for r in block.get("rows") or [])
             self.columns = tuple(str(c["name"]) for c in block.get("columns") or [])
             wells = []
-            for w in block.get("wells") or []:
-                path = str(w["path"])
+            for i, w in enumerate(block.get("wells") or []):
+                path = check_relative_path(w["path"], document=document, what=f"well path (wells[{i}])")
                 row, _, column = path.partition("/")
                 ri = w.get("rowIndex", w.get("row_index"))
                 ci = w.get("columnIndex", w.get("column_index"))
@@ -150,6 +152,8 @@ class Plate(StoredNode):
                 wells.append(WellRef(path=path, row=row, column=column, row_index=ri, column_index=ci))
             self.wells: tuple[WellRef, ...] = tuple(wells)
             self.acquisitions = tuple(Acquisition.from_dict(a) for a in block.get("acquisitions") or [])
+        except UnsafePathError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise NotNgffError(f"{self.url}: malformed 'plate' metadata ({exc})") from None
         if not self.rows or not self.columns:
@@ -249,10 +253,18 @@ class Plate(StoredNode):
                     doc = json.loads(raw)
                     attrs = doc.get("attributes", {}) if self.zarr_format == 3 else doc
                     well = ome_attrs(attrs or {})[1].get("well") or {}
+                    document = self.location.child(path, key).url
                     images = tuple(
-                        FieldRef(path=str(im["path"]), acquisition=im.get("acquisition"))
-                        for im in well.get("images") or []
+                        FieldRef(
+                            path=check_relative_path(
+                                im["path"], document=document, what=f"well image path (images[{j}])"
+                            ),
+                            acquisition=im.get("acquisition"),
+                        )
+                        for j, im in enumerate(well.get("images") or [])
                     )
+                except UnsafePathError:
+                    raise
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     raise NotNgffError(f"{self.location.child(path).url}: malformed 'well' metadata ({exc})") from None
             self._well_images[path] = images

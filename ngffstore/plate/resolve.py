@@ -117,10 +117,17 @@ def resolve(
         problems.append(("plate layout", str(exc)))
         row_names = column_names = None
     wells = unique((row, column) for _, row, column, _ in kept)
-    inferred_rows, inferred_columns = infer_layout(wells) if wells else ([], [])
+    layout_known = row_names is not None and column_names is not None
+    # infer only what was not given (a given side counts as its first name)
+    probe = [("A" if row_names else r, "1" if column_names else c) for r, c in wells]
+    try:
+        inferred_rows, inferred_columns = infer_layout(probe) if wells and not layout_known else ([], [])
+    except NgffStoreError as exc:  # a well beyond the largest standard plate (a typo: ZZ99)
+        problems.append(("wells outside every standard plate", str(exc)))
+        inferred_rows, inferred_columns = [], []
     row_names = row_names or inferred_rows
     column_names = column_names or inferred_columns
-    outside = [
+    outside = [] if not (row_names and column_names) else [
         well_name(r, c) for r, c in wells if r not in row_names or c not in column_names
     ]
     if outside:
