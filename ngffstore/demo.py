@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .storage import Location
+from .storage import Location, storage_errors
 
 IMAGE_NAME = "cells.ome.zarr"
 PLATE_NAME = "plate.ome.zarr"
@@ -227,7 +227,8 @@ def build_demo(
     """
     import converters
 
-    from .errors import InputError
+    from .errors import InputError, OutputExistsError
+    from .parallel import parse_scheduler
     from .image import open_image, write_image
     from .index import build_index
     from .labels import write_labels
@@ -240,19 +241,27 @@ def build_demo(
         raise InputError(f"size {size} is too small for a demo; use at least 64")
     if not 1 <= fields_per_well <= 16:
         raise InputError(f"{fields_per_well} fields per well: use 1 to 16")
+    parse_scheduler(scheduler)  # an unknown scheduler name fails before anything is written
     root = Location.parse(dest, storage_options)
+    if root.is_local and os.path.exists(root.url) and not os.path.isdir(root.url):
+        raise OutputExistsError(f"{root.url} is a file, not a folder: choose a folder for the demo collection")
     so = root.storage_options if not root.is_local else None
     image_loc = root.child(IMAGE_NAME)
     plate_loc = root.child(PLATE_NAME)
     run = {"scheduler": scheduler, "progress": progress}
     chunks = chunks or (512 if size > 1024 else 256)
+    if not overwrite:
+        # refuse before anything is written (the sample TIFF under sources/ included)
+        for loc in (image_loc, plate_loc):
+            _refuse_existing(loc)
 
     # (1) the multi-channel image, through the OME-TIFF converter
     with tempfile.TemporaryDirectory(prefix="ngffstore-demo-") as tmp:
         sources = os.path.join(root.url, "sources") if root.is_local else tmp
-        os.makedirs(sources, exist_ok=True)
         tiff = os.path.join(sources, "cells.ome.tif")
-        write_sample_tiff(tiff, size, seed)
+        with storage_errors(Location.parse(sources), "write"):
+            os.makedirs(sources, exist_ok=True)
+            write_sample_tiff(tiff, size, seed)
         write_image(converters.open_source(tiff), image_loc, overwrite=overwrite, chunks=chunks, **run)
     image_url = image_loc.url
     write_metadata(
@@ -329,6 +338,26 @@ def build_demo(
         seconds=time.perf_counter() - t0,
     )
     return report
+
+
+def _refuse_existing(location: Location) -> None:
+    """OutputExistsError when something other than an interrupted ngffstore write is at ``location``
+    (an interrupted one is resumed by the writers)."""
+    from .errors import NgffStoreError, OutputExistsError
+    from .nodes import exists_anything, read_attrs
+
+    if not exists_anything(location):
+        return
+    try:
+        _, attrs = read_attrs(location)
+    except NgffStoreError:
+        attrs = {}
+    if "writing" in (attrs.get("ngffstore") or {}):
+        return
+    raise OutputExistsError(
+        f"{location.url} already exists; nothing was changed: pass --overwrite (overwrite=True) "
+        "to replace the demo collection, or choose another destination"
+    )
 
 
 def _roi_counts(image_url: str, storage_options: Mapping[str, Any] | None) -> dict[str, dict[str, int]]:

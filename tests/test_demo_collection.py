@@ -61,6 +61,59 @@ def test_demo_existing_needs_overwrite(demo):
         build_demo(demo.root, size=256, progress=False)
 
 
+def _snapshot(root) -> dict[str, tuple[int, bytes]]:
+    """Every file below ``root``: its mtime (ns) and its bytes."""
+    from pathlib import Path
+
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def test_demo_over_an_existing_collection_refuses_first_and_changes_nothing(demo, capsys):
+    from ngffstore.cli import main
+
+    before = _snapshot(demo.root)
+    assert "sources/cells.ome.tif" in before
+    # another seed and size: a rewrite of sources/ would change its bytes
+    code = main(["demo", demo.root, "--size", "128", "--seed", "7", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "already exists; nothing was changed" in err and "--overwrite" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _snapshot(demo.root) == before
+
+
+def test_demo_refuses_an_existing_plate_before_writing_the_image(demo, tmp_path, capsys):
+    import shutil
+
+    from ngffstore.cli import main
+
+    root = tmp_path / "copy"
+    shutil.copytree(demo.root, root)
+    shutil.rmtree(root / "cells.ome.zarr")
+    shutil.rmtree(root / "sources")
+    before = _snapshot(root)
+    code = main(["demo", str(root), "--size", "128", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "plate.ome.zarr already exists" in err
+    assert _snapshot(root) == before and not (root / "cells.ome.zarr").exists() and not (root / "sources").exists()
+
+
+def test_demo_bad_destination_or_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from ngffstore.cli import main
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    for argv, says, code in (
+        ([str(a_file)], "is a file, not a folder", 1),
+        ([str(a_file / "below")], "Not a directory", 2),
+        ([str(tmp_path / "new"), "--scheduler", "bogus"], "unknown scheduler 'bogus'", 2),
+    ):
+        assert main(["demo", *argv, "--size", "128", "--no-progress"]) == code
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
+    assert a_file.read_text() == "not a folder" and not (tmp_path / "new").exists()
+
+
 def test_demo_on_s3_and_an_example_reading_it(s3_bucket, s3_env, tmp_path, capsys):
     import importlib
     import sys
