@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ._common import add_storage_args, storage_options_for
 
@@ -28,28 +29,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare the index with a crawl of the store; exit 1 if it is out of date",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--grace", type=float, default=None, metavar="SECONDS", help="journal grace period (default 3600)")
+    p.add_argument("--grace", type=float, default=None, metavar="SECONDS", help="seconds an applied journal fragment is kept, 0 or more (default 3600)")
     add_storage_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import index
+    from ..errors import InputError, StoreNotFoundError
 
+    if args.grace is not None and (args.status or args.check):
+        raise InputError("--grace applies to an update of the index; drop it with --status or --check")
     options = storage_options_for(args.root, args)
     if args.status:
         status = index.index_status(args.root, storage_options=options)
         if args.json:
             print(json.dumps({**status.__dict__, "current": status.current}, indent=2))
+        elif not status.exists:
+            raise StoreNotFoundError(status.to_text())
         else:
-            print(status.to_text())
+            print(status.to_text())  # pending changes are the status asked for
         return 0 if status.current else 1
     if args.check:
         check = index.check_index(args.root, storage_options=options)
         if args.json:
             print(json.dumps({**check.__dict__, "current": check.current}, indent=2))
+        elif not check.exists:
+            raise StoreNotFoundError(check.to_text())
         else:
-            print(check.to_text())
+            # a failed check (an index older than the store) goes to stderr
+            print(check.to_text(), file=sys.stdout if check.current else sys.stderr)
         return 0 if check.current else 1
     kwargs = {"grace": args.grace} if args.grace is not None else {}
     report = index.build_index(args.root, storage_options=options, rebuild=args.rebuild, **kwargs)

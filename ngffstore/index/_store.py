@@ -257,6 +257,10 @@ def build_index(
     workers
         Objects read concurrently.
     """
+    if not grace >= 0:  # a negative grace (or NaN) would delete fragments not yet applied elsewhere
+        from ..errors import InputError
+
+        raise InputError(f"grace (--grace) {grace!r}: give 0 or more seconds to keep applied journal fragments (default {DEFAULT_GRACE:.0f})")
     t0 = time.monotonic()
     root = Location.parse(root_url, storage_options)
     if root.protocol in NO_INDEX_PROTOCOLS:

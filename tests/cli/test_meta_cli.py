@@ -65,6 +65,8 @@ def test_meta_verbs(coll, capsys, tmp_path):
     "argv, message",
     [
         (["meta", "set", "{img}", "novalue"], "'novalue' is not KEY=VALUE"),
+        (["meta", "set", "{img}", "a=b", "k="], "'k=' has no value: give one (k=VALUE), or remove the key with 'ngffstore meta set URL --remove k'"),
+        (["meta", "set", "{img}", "k=  "], "has no value"),
         (["meta", "set", "{img}"], "give KEY=VALUE pairs"),
         (["meta", "set", "{coll}/missing.zarr", "a=b"], "no Zarr group at"),
         (["meta", "attach-table", "{img}", "../up", "x.csv"], "is not allowed"),
@@ -127,8 +129,8 @@ def test_index_and_search(coll, capsys):
     doc["attributes"]["ngffstore"]["metadata"]["key_values"]["strain"] = "by hand"
     with open(f"{coll}/a.zarr/zarr.json", "w") as f:
         json.dump(doc, f)
-    code, out, _ = run(capsys, "index", coll, "--check")
-    assert code == 1 and "1 changed: a.zarr" in out and "--rebuild" in out
+    code, _, err = run(capsys, "index", coll, "--check")  # a failed check is reported on stderr
+    assert code == 1 and "1 changed: a.zarr" in err and "--rebuild" in err
     assert run(capsys, "index", coll, "--rebuild")[0] == 0
     assert run(capsys, "index", coll, "--check")[0] == 0
     assert "a.zarr" in run(capsys, "search", coll, 'strain == "by hand"')[1]
