@@ -12,13 +12,17 @@ import io
 import json
 import math
 import os
+import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import provenance
+from . import nodes, provenance
 from .errors import (
+    ConflictError,
     InputError,
     InputNotFoundError,
     NgffStoreError,
@@ -29,7 +33,7 @@ from .errors import (
     ValidationError,
 )
 from .ngff import ome_attrs
-from .storage import Location, storage_errors
+from .storage import Location, dump_json, parse_json, storage_errors
 
 TABLES_DIR = "tables"
 MAX_KEY_LENGTH = 256
@@ -185,59 +189,125 @@ def read_object(fs: Any, path: str) -> bytes:
 
 
 def read_group_document(location: Location) -> tuple[int, dict[str, Any], dict[str, Any]]:
-    """``(zarr_format, document, attributes)`` of the group at ``location``.
+    """``(zarr_format, document, attributes)`` of the group at ``location`` (one GET for v3).
 
-    ``document`` is the whole ``zarr.json`` (v3) or the ``.zattrs`` object (v2): writing it
-    back changes nothing but what the caller changed.
+    ``document`` is the whole ``zarr.json`` (v3) or the ``.zattrs`` object (v2). To change the
+    attributes, use :func:`update_node` (a conditional read-modify-write), not this and a write.
     """
-    fs = location.fs
-    with storage_errors(location, "read"):
-        try:
-            doc = json.loads(read_object(fs, location.key("zarr.json")))
-        except FileNotFoundError:
-            doc = None
-        if doc is not None:
-            if doc.get("node_type") != "group":
-                raise NotNgffError(f"{location.url} is a Zarr array, not a group: give the node's URL")
-            attrs = doc.get("attributes")
-            if not isinstance(attrs, dict):
-                attrs = {}
-                doc["attributes"] = attrs
-            return 3, doc, attrs
-        try:
-            attrs = json.loads(read_object(fs, location.key(".zattrs")))
-        except FileNotFoundError:
-            try:
-                read_object(fs, location.key(".zgroup"))
-            except FileNotFoundError:
-                raise StoreNotFoundError(
-                    f"no Zarr group at {location.url}: check the URL "
-                    "(and --endpoint-url/--profile for S3)"
-                ) from None
-            attrs = {}
-        return 2, attrs, attrs
+    node = nodes.read_group(location)
+    attrs = dict(node.attributes)
+    if node.zarr_format == 3:
+        doc = dict(node.document)
+        doc["attributes"] = attrs
+        return 3, doc, attrs
+    return 2, attrs, attrs
 
 
 def write_group_document(location: Location, zarr_format: int, document: dict[str, Any]) -> None:
-    """Write back what :func:`read_group_document` returned (after changing it)."""
+    """Write back (unconditionally, atomically) what :func:`read_group_document` returned.
+
+    Only for a writer that owns the node (e.g. while creating it); a change to a shared node
+    goes through :func:`update_node`, which loses no concurrent update.
+    """
     if zarr_format == 3:
-        location.write_json("zarr.json", document)
+        location.put(nodes.V3_DOCUMENT, dump_json(document))
         return
-    location.write_json(".zattrs", document)
-    # a v2 store consolidated at this node keeps a copy of the attributes in .zmetadata
-    with storage_errors(location, "read"):
-        try:
-            consolidated = json.loads(read_object(location.fs, location.key(".zmetadata")))
-        except FileNotFoundError:
+    location.put(nodes.V2_ATTRS, dump_json(document))
+    sync_consolidated(location)
+
+
+def sync_consolidated(location: Location) -> None:
+    """Bring the copy of ``.zattrs`` in a v2 ``.zmetadata`` at ``location`` up to date.
+
+    Called after the attributes were committed. ``.zmetadata`` is read (with its version)
+    before ``.zattrs``, and written back only if unchanged since: whichever writer writes it
+    last therefore copies a ``.zattrs`` read after every committed change. One GET when no
+    ``.zmetadata`` is there.
+    """
+    for _attempt in range(nodes.UPDATE_ATTEMPTS):
+        data, version = location.get_versioned(".zmetadata")
+        if data is None:
             return
-    meta = consolidated.get("metadata") if isinstance(consolidated, dict) else None
-    if isinstance(meta, dict) and ".zattrs" in meta:
-        meta[".zattrs"] = document
-        location.write_json(".zmetadata", consolidated)
+        consolidated = parse_json(data, location.child(".zmetadata"))
+        meta = consolidated.get("metadata") if isinstance(consolidated, dict) else None
+        if not isinstance(meta, dict) or ".zattrs" not in meta:
+            return
+        raw = location.get(nodes.V2_ATTRS)
+        attrs = parse_json(raw, location.child(nodes.V2_ATTRS)) if raw is not None else {}
+        if meta[".zattrs"] == attrs:
+            return
+        meta[".zattrs"] = attrs
+        try:
+            location.put(".zmetadata", dump_json(consolidated), if_version=version)
+            return
+        except ConflictError:
+            time.sleep(random.uniform(0, 0.05))
+    raise ConflictError(
+        f"cannot update {location.child('.zmetadata').url}: other writers changed it "
+        f"{nodes.UPDATE_ATTEMPTS} times in a row; run 'ngffstore meta get' there to check it"
+    )
 
 
-def _open_node(location: Location, action: str) -> tuple[int, dict[str, Any], dict[str, Any], str]:
-    fmt, doc, attrs = read_group_document(location)
+def update_node(
+    location: Location,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    *,
+    zarr_format: int | None = None,
+    node: nodes.Node | None = None,
+    what: str = "update",
+) -> nodes.Node:
+    """Read-modify-write of a group's attributes that loses no concurrent update.
+
+    :func:`ngffstore.nodes.update_attributes` (conditional write, re-read and re-apply
+    ``change`` on conflict), then the v2 consolidated copy, if any (:func:`sync_consolidated`).
+    ``change`` must be a pure function of the attributes it gets (it may run several times);
+    it may raise to refuse the change (nothing is written then).
+    """
+    changed = False
+
+    def tracked(attrs: dict[str, Any]) -> dict[str, Any] | None:
+        nonlocal changed
+        new = change(attrs)
+        changed = new is not None
+        return new
+
+    written = nodes.update_attributes(location, tracked, zarr_format=zarr_format, node=node, what=what)
+    if changed and written.zarr_format == 2:
+        sync_consolidated(location)
+    return written
+
+
+def update_group(
+    location: Location,
+    zarr_format: int,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    *,
+    what: str = "update",
+) -> nodes.Node:
+    """:func:`update_node` for a group that may not exist yet (created with ``change({})``).
+
+    The creation is conditional too ("only if absent"): of two writers creating the group at
+    once, one creates it and the other applies its change on top. For registries kept in a
+    group of their own (``labels/``, ``tables/``, a plate's wells).
+    """
+    node = nodes.try_read_node(location, zarr_format=zarr_format)
+    if node is None:
+        attrs = change({})
+        if attrs is None:
+            raise StoreNotFoundError(f"no Zarr group at {location.url}")
+        try:
+            version = nodes.write_group(location, zarr_format, attrs, if_version=None)
+            return nodes.Node(
+                location=location, zarr_format=zarr_format, node_type="group",
+                attributes=dict(attrs), document=nodes.group_document(zarr_format, attrs)
+                if zarr_format == 3 else {"zarr_format": 2}, version=version,
+            )
+        except ConflictError:
+            node = None  # created meanwhile: update what is there
+    return update_node(location, change, zarr_format=zarr_format, node=node, what=what)
+
+
+def _check_node(location: Location, attrs: Mapping[str, Any], action: str) -> str:
     kind = node_kind(attrs)
     if kind not in ("image", "label", "plate", "well"):
         raise NotNgffError(
@@ -249,29 +319,20 @@ def _open_node(location: Location, action: str) -> tuple[int, dict[str, Any], di
             f"cannot {action} at {location.url}: the node is being written (or a write was "
             "interrupted); finish or rerun that write first"
         )
-    return fmt, doc, attrs, kind
+    return kind
 
 
-def _commit(
-    location: Location,
-    fmt: int,
-    doc: dict[str, Any],
-    attrs: dict[str, Any],
-    meta: Metadata,
-    record: dict[str, Any],
-) -> None:
-    """Put ``meta`` and ``record`` into the attributes, write the document, leave a fragment."""
-    from . import index
-
+def _with_metadata(attrs: dict[str, Any], meta: Metadata, record: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` with ``meta`` as its metadata block and ``record`` appended to its provenance."""
     block = dict(attrs.get("ngffstore") or {})
     block["metadata"] = meta.to_dict()
-    new_attrs = provenance.append({**attrs, "ngffstore": block}, record)
-    if fmt == 3:
-        doc["attributes"] = new_attrs
-    else:
-        doc = new_attrs
-    write_group_document(location, fmt, doc)
-    index.touch(location, operation=str(record.get("operation")), zarr_format=fmt)
+    return provenance.append({**attrs, "ngffstore": block}, record)
+
+
+def _touch(location: Location, record: Mapping[str, Any], zarr_format: int) -> None:
+    from . import index
+
+    index.touch(location, operation=str(record.get("operation")), zarr_format=zarr_format)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,19 +443,6 @@ def write_metadata(
         if len(description) > MAX_TEXT_LENGTH:
             raise ValidationError(f"the description is longer than {MAX_TEXT_LENGTH} characters")
 
-    fmt, doc, attrs, _ = _open_node(location, "write metadata")
-    current = Metadata.from_attrs(attrs)
-    new_kv = {k: v for k, v in current.key_values.items() if k not in drop_keys}
-    new_kv.update(kv)
-    new_tags = tuple(t for t in dict.fromkeys(current.tags + add_tags) if t not in drop_tags)
-    new_description = current.description
-    if description is not None:
-        new_description = description.strip() or None
-    new = Metadata(
-        key_values=new_kv, tags=new_tags, description=new_description, tables=current.tables
-    )
-    if _same(new, current):  # (type-aware: 0, 0.0 and false are different values)
-        return current
     parameters: dict[str, Any] = {}
     if kv:
         parameters["key_values"] = kv
@@ -407,8 +455,31 @@ def write_metadata(
     if description is not None:
         parameters["description"] = description
     record = provenance.record("write_metadata", parameters, started=started, target=location.url)
-    _commit(location, fmt, doc, attrs, new, record)
-    return new
+    result: Metadata | None = None
+
+    def change(attrs: dict[str, Any]) -> dict[str, Any] | None:
+        nonlocal result
+        _check_node(location, attrs, "write metadata")
+        current = Metadata.from_attrs(attrs)
+        new_kv = {k: v for k, v in current.key_values.items() if k not in drop_keys}
+        new_kv.update(kv)
+        new_tags = tuple(t for t in dict.fromkeys(current.tags + add_tags) if t not in drop_tags)
+        new_description = current.description
+        if description is not None:
+            new_description = description.strip() or None
+        result = Metadata(
+            key_values=new_kv, tags=new_tags, description=new_description, tables=current.tables
+        )
+        if _same(result, current):  # (type-aware: 0, 0.0 and false are different values)
+            return None
+        return _with_metadata(attrs, result, record)
+
+    before = nodes.read_group(location)
+    written = update_node(location, change, node=before, what="write metadata of")
+    if written is not before:
+        _touch(location, record, written.zarr_format)
+    assert result is not None
+    return result
 
 
 def _load_table(table_or_path: Any, storage_options: Mapping[str, Any] | None) -> tuple[Any, str | None]:
@@ -486,20 +557,23 @@ def attach_table(
     started = provenance.now()
     location = Location.parse(url, storage_options)
     check_table_name(name)
-    fmt, doc, attrs, _ = _open_node(location, "attach a table")
-    current = Metadata.from_attrs(attrs)
-    if name in current.tables and not overwrite:
-        raise OutputExistsError(
-            f"{location.url} already has a table {name!r}; pass overwrite=True (--overwrite) to replace it"
-        )
+    node = nodes.read_group(location)
+    fmt = node.zarr_format
+    _check_node(location, node.attributes, "attach a table")
+    if name in Metadata.from_attrs(node.attributes).tables and not overwrite:
+        raise _table_exists(location, name)
     table, source = _load_table(table_or_path, storage_options)
     if table.num_columns == 0:
         raise InputError(f"table {name!r} has no columns")
-    rel = f"{TABLES_DIR}/{name}.parquet"
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
-    location.write_bytes(rel, buffer.getvalue())  # the data first, the attributes last
-    _write_tables_group(location.child(TABLES_DIR), fmt, sorted({*current.tables, name}))
+    # the data first, under a name no committed document points at; the attributes last
+    rel = f"{TABLES_DIR}/{name}.parquet"
+    try:
+        location.put(rel, buffer.getvalue(), if_version=None)
+    except ConflictError:  # taken (by the table being replaced, or a leftover): a fresh name
+        rel = f"{TABLES_DIR}/{name}.{uuid.uuid4().hex[:12]}.parquet"
+        location.put(rel, buffer.getvalue(), if_version=None)
     info = TableInfo(
         name=name,
         path=rel,
@@ -507,11 +581,6 @@ def attach_table(
         columns=tuple((f.name, str(f.type)) for f in table.schema),
         source=source,
         created=provenance.now(),
-    )
-    tables = dict(current.tables)
-    tables[name] = info
-    new = Metadata(
-        key_values=current.key_values, tags=current.tags, description=current.description, tables=tables
     )
     record = provenance.record(
         "attach_table",
@@ -521,18 +590,65 @@ def attach_table(
         target=location.url,
         storage_options=storage_options,
     )
-    _commit(location, fmt, doc, attrs, new, record)
+    replaced: str | None = None
+
+    def change(attrs: dict[str, Any]) -> dict[str, Any]:
+        nonlocal replaced
+        _check_node(location, attrs, "attach a table")
+        current = Metadata.from_attrs(attrs)
+        old = current.tables.get(name)
+        if old is not None and not overwrite:
+            raise _table_exists(location, name)
+        replaced = old.path if old is not None and old.path != rel else None
+        new = Metadata(
+            key_values=current.key_values,
+            tags=current.tags,
+            description=current.description,
+            tables={**current.tables, name: info},
+        )
+        return _with_metadata(attrs, new, record)
+
+    try:
+        written = update_node(location, change, node=node, what="attach a table to")
+    except BaseException:
+        location.delete(rel)  # never referenced: the document was not written
+        raise
+    if replaced is not None and _inside(replaced):
+        location.delete(replaced)
+    _sync_tables_group(location, fmt)
+    _touch(location, record, written.zarr_format)
     return info
 
 
-def _write_tables_group(location: Location, zarr_format: int, names: list[str]) -> None:
-    """``tables/`` is a plain Zarr group, so Zarr sees a group there (not unknown objects)."""
-    attrs = {"ngffstore": {"tables": {n: f"{n}.parquet" for n in names}}}
-    if zarr_format == 3:
-        location.write_json("zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": attrs})
-    else:
-        location.write_json(".zgroup", {"zarr_format": 2})
-        location.write_json(".zattrs", attrs)
+def _table_exists(location: Location, name: str) -> OutputExistsError:
+    return OutputExistsError(
+        f"{location.url} already has a table {name!r}; pass overwrite=True (--overwrite) to replace it"
+    )
+
+
+def _inside(path: str) -> bool:
+    """Whether a stored table path stays inside the node's ``tables/`` folder."""
+    return path.startswith(f"{TABLES_DIR}/") and ".." not in path.split("/")
+
+
+def _sync_tables_group(location: Location, zarr_format: int) -> None:
+    """``tables/`` is a plain Zarr group listing the tables (so Zarr sees a group there).
+
+    It mirrors the tables of the node's attributes (the source of truth), re-read inside the
+    conditional update: the writer that writes it last copies the latest committed list.
+    """
+
+    def change(attrs: dict[str, Any]) -> dict[str, Any] | None:
+        node = nodes.read_group(location, zarr_format=zarr_format)
+        tables = Metadata.from_attrs(node.attributes).tables
+        listing = {n: t.path.removeprefix(f"{TABLES_DIR}/") for n, t in sorted(tables.items())}
+        block = dict(attrs.get("ngffstore") or {})
+        if block.get("tables") == listing:
+            return None
+        block["tables"] = listing
+        return {**attrs, "ngffstore": block}
+
+    update_group(location.child(TABLES_DIR), zarr_format, change, what="list the tables of")
 
 
 def read_table(url: Any, name: str, *, storage_options: Mapping[str, Any] | None = None) -> Any:
@@ -570,6 +686,9 @@ __all__ = [
     "read_metadata",
     "read_object",
     "read_table",
+    "sync_consolidated",
+    "update_group",
+    "update_node",
     "write_group_document",
     "write_metadata",
 ]

@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = verbs.add_parser("set", help="set key-value pairs", description="Set key=value pairs (merged into the existing ones).")
     s.add_argument("url", help="image, plate or well URL")
-    s.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="pairs to set, e.g. strain=BY4741")
+    s.add_argument(
+        "pairs", nargs="*", metavar="KEY=VALUE",
+        help="pairs to set, e.g. strain=BY4741 (an empty value is refused: remove a key with --remove)",
+    )
     s.add_argument("--remove", action="append", default=[], metavar="KEY", help="remove a key (repeatable)")
     s.add_argument("--typed", action="store_true", help="store numbers and true/false as such (default: text)")
     _common(s, _set)
@@ -101,6 +104,12 @@ def _pairs(items: list[str], typed: bool) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"{item!r} is not KEY=VALUE; write e.g. strain=BY4741")
+        if not value.strip():
+            key = key.strip()
+            raise ValidationError(
+                f"{item!r} has no value: give one ({key}=VALUE), or remove the key with "
+                f"'ngffstore meta set URL --remove {key}'"
+            )
         out[key.strip()] = _parse_value(value, typed)
     return out
 

@@ -89,7 +89,31 @@ def test_existing_table_needs_overwrite(coll, capsys, tmp_path):
     assert run(capsys, "meta", "attach-table", f"{coll}/a.zarr", "t", csv)[0] == 0
     code, _, err = run(capsys, "meta", "attach-table", f"{coll}/a.zarr", "t", csv)
     assert code == 1 and "--overwrite" in err
-    assert run(capsys, "meta", "attach-table", f"{coll}/a.zarr", "t", csv, "--overwrite")[0] == 0
+    first = sorted(os.listdir(f"{coll}/a.zarr/tables"))
+    csv.write_text("a\n2\n")
+    code, out, _ = run(capsys, "meta", "attach-table", f"{coll}/a.zarr", "t", csv, "--overwrite")
+    assert code == 0
+    # the new data went to a fresh name (the committed file is never overwritten); the old one is gone
+    path = out.strip().rsplit(" -> ", 1)[1]
+    assert path.startswith("tables/t.") and path != "tables/t.parquet"
+    assert sorted(os.listdir(f"{coll}/a.zarr/tables")) == sorted({"zarr.json", path.split("/")[1]})
+    assert first == ["t.parquet", "zarr.json"]
+    assert run(capsys, "meta", "table", f"{coll}/a.zarr", "t")[1] == "a\n2\n"
+    with open(f"{coll}/a.zarr/tables/zarr.json") as f:
+        assert json.load(f)["attributes"]["ngffstore"]["tables"] == {"t": path.split("/")[1]}
+
+
+def test_empty_value_is_refused_and_nothing_written(coll, capsys):
+    img = f"{coll}/a.zarr"
+    with open(f"{img}/zarr.json", "rb") as f:
+        before = f.read()
+    code, out, err = run(capsys, "meta", "set", img, "a=b", "k=")
+    assert code == 1 and out == "" and "--remove k" in err
+    with open(f"{img}/zarr.json", "rb") as f:
+        assert f.read() == before
+    assert run(capsys, "meta", "set", img, "k=v")[0] == 0
+    assert run(capsys, "meta", "set", img, "--remove", "k")[0] == 0
+    assert json.loads(run(capsys, "meta", "get", img, "--json")[1]) == {}
 
 
 def test_index_and_search(coll, capsys):
