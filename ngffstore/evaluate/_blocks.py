@@ -1,0 +1,119 @@
+"""Gathering the overlaps of two label images block by block (no image is ever held whole).
+
+One task per pair of aligned blocks counts the (truth id, prediction id) pairs on the pixels
+where either is non-zero, with the sum of their coordinates (for centroids); the per-block
+tables — a few rows per object touching the block — are summed per image by a tree of merges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ._metrics import Overlaps, from_pixels
+
+#: One block's counts: (truth ids, prediction ids, pixel counts, coordinate sums (n, ndim)).
+Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+#: How many block tables one merge task sums.
+MERGE_FAN_IN = 16
+
+
+def _empty(ndim: int) -> Counts:
+    z = np.zeros(0, dtype=np.int64)
+    return z, z, z, np.zeros((0, ndim))
+
+
+def count_block(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int] = ()) -> Counts:
+    """The (truth, prediction) pairs of one block: ids, pixel counts and coordinate sums
+    (level-0 pixel indices; ``offset`` is the block's corner)."""
+    truth = np.asarray(truth)
+    pred = np.asarray(pred)
+    if truth.shape != pred.shape:
+        raise InputError(f"blocks of different shapes {truth.shape} and {pred.shape}")
+    ndim = truth.ndim
+    offset = tuple(offset) or (0,) * ndim
+    fg = truth != 0
+    fg |= pred != 0
+    where = np.nonzero(fg)
+    if not len(where[0]):
+        return _empty(ndim)
+    tv = truth[where].astype(np.int64, copy=False)
+    pv = pred[where].astype(np.int64, copy=False)
+    small = (
+        tv.min() >= 0 and pv.min() >= 0 and tv.max() < 2**31 and pv.max() < 2**32
+    )
+    if small:
+        key = (tv << 32) | pv
+        uniq, inv, n = np.unique(key, return_inverse=True, return_counts=True)
+        t_out, p_out = uniq >> 32, uniq & 0xFFFFFFFF
+    else:
+        tu, ti = np.unique(tv, return_inverse=True)
+        pu, pi = np.unique(pv, return_inverse=True)
+        uniq, inv, n = np.unique(ti.astype(np.int64) * len(pu) + pi, return_inverse=True, return_counts=True)
+        t_out, p_out = tu[uniq // len(pu)], pu[uniq % len(pu)]
+    sums = np.empty((len(uniq), ndim))
+    for d in range(ndim):
+        sums[:, d] = np.bincount(inv, weights=where[d], minlength=len(uniq)) + float(offset[d]) * n
+    return t_out, p_out, n.astype(np.int64), sums
+
+
+def merge(*parts: Counts) -> Counts:
+    """Sum block tables per (truth id, prediction id) pair."""
+    nonempty = tuple(p for p in parts if len(p[0]))
+    if len(nonempty) <= 1:
+        return nonempty[0] if nonempty else (parts[0] if parts else _empty(2))
+    parts = nonempty
+    t = np.concatenate([p[0] for p in parts])
+    p = np.concatenate([p[1] for p in parts])
+    n = np.concatenate([p[2] for p in parts])
+    s = np.concatenate([p[3] for p in parts])
+    pairs = np.stack([t, p], axis=1)
+    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    count = np.bincount(inv, weights=n, minlength=len(uniq)).astype(np.int64)
+    sums = np.stack([np.bincount(inv, weights=s[:, d], minlength=len(uniq)) for d in range(s.shape[1])], axis=1)
+    return uniq[:, 0], uniq[:, 1], count, sums
+
+
+def to_overlaps(counts: Counts) -> Overlaps:
+    return from_pixels(*counts)
+
+
+def overlaps(truth: Any, pred: Any) -> Overlaps:
+    """The :class:`Overlaps` of two in-memory label arrays of the same shape."""
+    return to_overlaps(count_block(np.asarray(truth), np.asarray(pred)))
+
+
+def gather(truth: Any, pred: Any, *, name: str = "ngffstore-evaluate-overlaps") -> Any:
+    """A dask ``Delayed`` of the merged counts of two dask label arrays with the same chunks.
+
+    One task per block pair (the block is read, counted and dropped), then merges of
+    :data:`MERGE_FAN_IN` tables at a time.
+    """
+    import itertools
+
+    import dask
+
+    tb = truth.to_delayed().ravel()
+    pb = pred.to_delayed().ravel()
+    starts = [np.cumsum((0,) + tuple(c[:-1])) for c in truth.chunks]
+    corners = list(itertools.product(*starts))
+    token = dask.base.tokenize(truth.name, pred.name)
+    level = [
+        dask.delayed(count_block, pure=True)(a, b, tuple(int(v) for v in corner),
+                                             dask_key_name=f"{name}-block-{token}-{i}")
+        for i, (a, b, corner) in enumerate(zip(tb, pb, corners))
+    ]
+    depth = 0
+    while len(level) > 1:
+        level = [
+            dask.delayed(merge, pure=True)(*level[i : i + MERGE_FAN_IN],
+                                           dask_key_name=f"{name}-merge-{token}-{depth}-{i}")
+            for i in range(0, len(level), MERGE_FAN_IN)
+        ]
+        depth += 1
+    return level[0]

@@ -1,0 +1,233 @@
+"""ngffstore.evaluate: hand-computed cases, properties, an independent reference, block-wise
+gathering, the store runner (image, plate, collection) and the demo-plate example."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ngffstore.evaluate import (
+    MAP_THRESHOLDS,
+    count_block,
+    from_points,
+    gather,
+    match,
+    merge,
+    overlaps,
+    score,
+)
+
+
+def canvas(h: int = 12, w: int = 20) -> np.ndarray:
+    return np.zeros((h, w), dtype=np.uint16)
+
+
+def scores(truth, pred, **kw):
+    return score(overlaps(truth, pred), **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# hand-computed cases
+# ---------------------------------------------------------------------------------------------
+def test_split_object_one_part_matches():
+    truth, pred = canvas(), canvas()
+    truth[0:4, 0:8] = 5  # 32 px
+    pred[0:4, 0:6] = 1  # 24 px, IoU 24/32 = 0.75
+    pred[0:4, 6:8] = 2  # 8 px, IoU 8/32 = 0.25
+    s = scores(truth, pred)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 1, 0)
+    assert s["precision"] == 0.5 and s["recall"] == 1.0 and s["f1"] == pytest.approx(2 / 3)
+    assert s["mean_iou"] == pytest.approx(0.75)
+    assert s["pq"] == pytest.approx(0.75 / (1 + 0.5 + 0))
+    # IoU 0.75 is above 0.50 ... 0.70 (TP/(TP+FP+FN) = 1/2) and not above 0.75 ... 0.95 (0/3)
+    assert s["map"] == pytest.approx(5 * 0.5 / 10)
+    assert s["dice"] == 1.0 and s["pixel_iou"] == 1.0
+    assert s["count_error"] == 1.0
+    # centroids: truth (2, 4), parts (2, 3) and (2, 7): both within 5 px, one is matched
+    assert (s["det_tp"], s["det_fp"], s["det_fn"]) == (1, 1, 0)
+
+
+def test_split_in_halves_matches_nothing():
+    truth, pred = canvas(), canvas()
+    truth[0:4, 0:8] = 1
+    pred[0:4, 0:4], pred[0:4, 4:8] = 1, 2  # IoU exactly 0.5: not above the threshold
+    s = scores(truth, pred)
+    assert (s["tp"], s["fp"], s["fn"]) == (0, 2, 1)
+    assert s["f1"] == 0.0 and s["map"] == 0.0 and s["pq"] == 0.0 and s["mean_iou"] == 0.0
+    assert scores(truth, pred, threshold=0.4)["tp"] == 1
+
+
+def test_merged_objects():
+    truth, pred = canvas(), canvas()
+    truth[0:4, 0:4], truth[0:4, 4:8] = 1, 2
+    pred[0:4, 0:8] = 7
+    s = scores(truth, pred)
+    assert (s["tp"], s["fp"], s["fn"]) == (0, 1, 2)
+    assert s["dice"] == 1.0 and s["count_error"] == 0.5
+    truth[0:4, 6:8] = 0  # truth 2 is now 4 x 2
+    pred[0:4, 7:8] = 0  # the merge is 4 x 7: IoU(1, 7) = 16/28 > 0.5, IoU(2, 7) = 8/28
+    s = scores(truth, pred)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 1)
+    assert s["mean_iou"] == pytest.approx(16 / 28)
+    assert s["dice"] == pytest.approx(2 * 24 / (24 + 28))
+    assert s["pixel_iou"] == pytest.approx(24 / 28)
+
+
+def test_missed_and_extra_objects():
+    truth, pred = canvas(), canvas()
+    truth[0:4, 0:4] = 1
+    pred[0:4, 0:4] = 3  # a perfect match
+    truth[6:10, 0:4] = 2  # missed
+    pred[6:10, 10:14] = 4  # extra
+    s = scores(truth, pred)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 1, 1)
+    assert s["precision"] == s["recall"] == s["f1"] == 0.5
+    assert s["map"] == pytest.approx(1 / 3)
+    assert s["mean_iou"] == 1.0 and s["pq"] == pytest.approx(1 / 2)
+    assert s["dice"] == pytest.approx(2 * 16 / 64) and s["pixel_iou"] == pytest.approx(16 / 48)
+    assert (s["det_tp"], s["det_fp"], s["det_fn"]) == (1, 1, 1)
+    assert s["count_error"] == 0.0
+
+
+def test_empty_images_both_ways():
+    truth, pred = canvas(), canvas()
+    both = scores(truth, pred)
+    assert both["truth_objects"] == both["pred_objects"] == 0
+    assert all(both[k] == 1.0 for k in ("precision", "recall", "f1", "map", "mean_iou", "pq", "dice", "pixel_iou", "det_f1"))
+    assert both["count_error"] == 0.0
+    truth[2:5, 2:5] = 1
+    missed = scores(truth, pred)  # nothing predicted
+    assert (missed["tp"], missed["fp"], missed["fn"]) == (0, 0, 1)
+    assert missed["precision"] == missed["recall"] == missed["f1"] == missed["map"] == 0.0
+    assert missed["dice"] == 0.0 and missed["count_error"] == 1.0
+    extra = scores(pred, truth)  # nothing true
+    assert (extra["tp"], extra["fp"], extra["fn"]) == (0, 1, 0)
+    assert extra["f1"] == 0.0 and math.isinf(extra["count_error"])
+
+
+def test_detection_gating_distance_and_points():
+    t = from_points(np.array([[10.0, 10.0], [50.0, 50.0]]), np.array([[13.0, 14.0], [50.0, 58.0], [90.0, 90.0]]))
+    s = score(t)  # distances 5 (within, edge included) and 8 (outside)
+    assert (s["det_tp"], s["det_fp"], s["det_fn"]) == (1, 2, 1)
+    assert math.isnan(s["f1"]) and math.isnan(s["dice"])  # points: no object/pixel scores
+    assert score(t, distance=8)["det_tp"] == 2
+    assert s["count_error"] == 0.5
+
+
+def test_matching_is_optimal_not_greedy():
+    # truth 0 overlaps pred 0 (0.9) and pred 1 (0.6); truth 1 overlaps only pred 0 (0.7):
+    # greedy by IoU takes (0, 0) and leaves truth 1 alone; the optimum matches both
+    ti, pi, s = match(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([0.9, 0.6, 0.7]))
+    assert sorted(zip(ti.tolist(), pi.tolist())) == [(0, 1), (1, 0)]
+
+
+# ---------------------------------------------------------------------------------------------
+# properties and an independent reference
+# ---------------------------------------------------------------------------------------------
+def random_labels(rng: np.random.Generator, shape=(96, 128), n=25, max_r=9) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.uint32)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    for k in range(1, n + 1):
+        cy, cx = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        ry, rx = rng.uniform(2, max_r, size=2)
+        out[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = rng.integers(1, 1000) if k % 3 else k
+    return out
+
+
+def jitter(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+    """A plausible prediction: shifted, some objects dropped, some merged, one extra."""
+    out = np.roll(labels, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3))), axis=(0, 1)).copy()
+    ids = np.unique(out)[1:]
+    for v in rng.choice(ids, size=min(3, len(ids)), replace=False):
+        out[out == v] = 0
+    if len(ids) > 5:
+        out[out == ids[-1]] = ids[-2]
+    out[rng.integers(0, 80) : rng.integers(82, 90), 0:6] = 5000
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_identical_and_swapped(seed):
+    rng = np.random.default_rng(seed)
+    truth = random_labels(rng)
+    same = scores(truth, truth)
+    assert same["f1"] == same["dice"] == same["map"] == same["mean_iou"] == same["pq"] == 1.0
+    assert same["det_f1"] == 1.0 and same["count_error"] == 0.0
+    pred = jitter(rng, truth)
+    a, b = scores(truth, pred), scores(pred, truth)
+    assert a["precision"] == b["recall"] and a["recall"] == b["precision"]
+    assert a["det_precision"] == b["det_recall"] and a["f1"] == b["f1"] and a["dice"] == b["dice"]
+
+
+def reference(truth: np.ndarray, pred: np.ndarray, threshold: float) -> tuple[int, float]:
+    """TP and mean matched IoU from scikit-image's contingency table and a dense assignment."""
+    from scipy.optimize import linear_sum_assignment
+    from skimage.metrics import contingency_table
+
+    table = contingency_table(truth, pred).tocsr()
+    t_ids, p_ids = np.unique(truth)[1:], np.unique(pred)[1:]
+    inter = table[t_ids][:, p_ids].toarray().astype(float)
+    area_t = np.asarray(table[t_ids].sum(axis=1), float).reshape(-1, 1)[:, 0]
+    area_p = np.asarray(table[:, p_ids].sum(axis=0), float).reshape(-1)
+    iou = inter / (area_t[:, None] + area_p[None, :] - inter)
+    hit = iou > threshold
+    r, c = linear_sum_assignment(hit, maximize=True)
+    ok = hit[r, c]
+    tp = int(ok.sum())
+    if threshold >= 0.5:  # matches are unique: their IoU is determined
+        return tp, float(iou[r, c][ok].mean()) if tp else 0.0
+    return tp, float("nan")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_agrees_with_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    truth = random_labels(rng, n=40, max_r=12)  # overlapping ellipses: splits and merges
+    pred = random_labels(rng, n=30, max_r=12) if seed % 2 else jitter(rng, truth)
+    ov = overlaps(truth, pred)
+    for t in (0.1, 0.3, 0.5, 0.7):
+        tp, miou = reference(truth, pred, t)
+        s = score(ov, threshold=t)
+        assert s["tp"] == tp, t
+        if t >= 0.5:
+            assert s["mean_iou"] == pytest.approx(miou)
+    aps = []
+    for t in MAP_THRESHOLDS:
+        tp, _ = reference(truth, pred, t)
+        aps.append(tp / (ov.n_truth + ov.n_pred - tp))
+    assert score(ov)["map"] == pytest.approx(np.mean(aps))
+    inter = ((truth > 0) & (pred > 0)).sum()
+    assert score(ov)["dice"] == pytest.approx(2 * inter / ((truth > 0).sum() + (pred > 0).sum()))
+
+
+def test_centroids_and_areas_agree_with_regionprops():
+    from skimage.measure import regionprops
+
+    rng = np.random.default_rng(7)
+    truth = random_labels(rng)
+    ov = overlaps(truth, np.zeros_like(truth))
+    props = {r.label: r for r in regionprops(truth.astype(np.int64))}
+    assert sorted(props) == ov.truth_ids.tolist()
+    for i, v in enumerate(ov.truth_ids):
+        assert ov.truth_area[i] == props[v].area
+        np.testing.assert_allclose(ov.truth_centroid[i], np.array(props[v].centroid) + 0.5)
+
+
+def test_blockwise_gather_equals_whole_image():
+    import dask.array as da
+
+    rng = np.random.default_rng(3)
+    truth = random_labels(rng, shape=(100, 130), n=40)
+    pred = jitter(rng, truth)
+    whole = count_block(truth, pred)
+    lazy = gather(da.from_array(truth, chunks=(17, 29)), da.from_array(pred, chunks=(17, 29)))
+    blocks = lazy.compute(scheduler="synchronous")
+    for a, b in zip(whole, blocks):
+        np.testing.assert_allclose(a, b)
+    assert merge() [0].size == 0
+    big = truth.astype(np.int64) * 10**12  # ids beyond 32 bits take the compacting path
+    ov_big = overlaps(big, pred)
+    np.testing.assert_array_equal(ov_big.truth_ids, np.unique(big)[1:])
+    assert score(ov_big) == score(overlaps(truth, pred))
