@@ -46,6 +46,7 @@ import pandas as pd
 
 from ngffstore.errors import InputError, InputNotFoundError, NgffStoreError
 from ngffstore.ngff import normalize_unit
+from ngffstore.paths import check_relative_path
 
 from ._io import short
 
@@ -148,8 +149,11 @@ def parse_value(text: str) -> Scalar:
 def table_name(text: str) -> str:
     """A table name from a title: allowed characters only (``Stage positions`` -> ``Stage_positions``)."""
     name = _TABLE_NAME_BAD.sub("_", text.strip()).strip("_.-")
-    name = name.replace("..", ".")
-    return name[:128] or "table"
+    while ".." in name:
+        name = name.replace("..", ".")
+    # a name from an acquisition file becomes a stored object's name: one plain segment
+    return check_relative_path(name[:128].strip("_.-") or "table", document=f"table title {text!r}",
+                               what="table name", single=True)
 
 
 def _unique(name: str, taken: Mapping[str, Any]) -> str:

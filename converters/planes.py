@@ -55,6 +55,7 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from ngffstore.errors import InputError, InputNotFoundError, NgffStoreError
+from ngffstore.paths import check_relative_path
 from ngffstore.storage import Location, storage_errors
 
 from ._io import native, open_binary, resolve, short
@@ -576,7 +577,10 @@ def open_plane_folder(
 
     found: list[tuple[str, Location, dict[str, str], list[Entry]]] = []
     if pos_pattern is None:
-        found.append((root.name or "image", root, {}, top_files))
+        name = root.name or "image"
+        # the position's name becomes the image's path in the output: it must be a plain name
+        check_relative_path(name, document=root.url, what="position (folder) name", single=True)
+        found.append((name, root, {}, top_files))
         other_top = [e for e in top_files if not is_plane_file(e.name)]
     else:
         other_top = [e for e in top_files if not is_plane_file(e.name)]
@@ -588,6 +592,7 @@ def open_plane_folder(
                 continue
             for key in NUMERIC_FIELDS & fields.keys():
                 _number(fields[key], key, root.child(name).url, pos_pattern)
+            check_relative_path(name, document=root.url, what="position folder name", single=True)
             location = root.child(name)
             files, _ = _list(location)
             found.append((name, location, fields, files))

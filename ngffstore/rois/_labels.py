@@ -3,12 +3,12 @@
 Both work block by block: ``rasterize`` builds the label image lazily (each block paints the ROIs
 whose bounding box overlaps it, found with an STRtree) and hands it to
 :func:`ngffstore.labels.write_labels`; ``from_labels`` reads the label image one block at a time,
-turns each block's runs of equal values into rectangles, unions them per value, then unions the
+traces each block's pixel edges into rings (time proportional to its pixels), then unions the
 pieces of each value across blocks.
 
 Limits: ``rasterize`` holds the layer's geometries in memory (fine for a few million small
-ROIs); ``from_labels`` holds one polygon per label value, built from pixel squares (exact,
-staircase outlines), which suits label images with up to ~10^5 labels of moderate size.
+ROIs); ``from_labels`` holds one (multi)polygon per label value (exact, staircase outlines) and
+one block of boundary edges at a time (about 100 bytes per edge, at most 4 edges per pixel).
 """
 
 from __future__ import annotations
@@ -135,55 +135,145 @@ def rasterize(
     )
 
 
-def _runs(block: np.ndarray, y0: int, x0: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rectangles ``(xmin, ymin, xmax, ymax)`` covering the non-zero pixels of ``block``, with
-    their values: runs of equal values along each row, stacked where identical runs repeat."""
+# -- label image -> polygons --------------------------------------------------------------------
+#
+# A block is turned into polygons by tracing the pixel edges between different values, in time
+# proportional to its pixels (numpy only, no per-pixel geometry): every side of a non-zero pixel
+# whose neighbour differs is a directed boundary edge (sides taken around each pixel in one
+# rotation, so a region lies on the same side of all its edges); each edge is linked to the
+# next one at its end vertex, turning around the same pixel first (4-connected regions), and
+# the links form the rings. Rings turning like a pixel are shells, the others holes; a hole
+# belongs to the smallest shell of its value that contains the pixel it bounds.
+
+#: Pixels of one block of ``from_labels`` (bounds its memory: ~100 bytes per boundary edge).
+FROM_LABELS_BLOCK_PIXELS = 1 << 20
+
+_DR = np.array([-1, 0, 1, 0])  # row offset of the neighbour across side s (top, right, bottom, left)
+_DC = np.array([0, 1, 0, -1])
+_SX = np.array([0, 1, 1, 0])  # start vertex of side s, relative to the pixel's top-left corner
+_SY = np.array([0, 0, 1, 1])
+
+
+def _boundary_edges(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(edge ids, successor positions)``: every boundary side of the non-zero pixels of
+    ``block`` (id ``side * h * w + row * w + col``, sorted) and the position of the edge that
+    follows it on its ring."""
     h, w = block.shape
-    if h == 0 or w == 0:
-        return np.zeros((0, 4)), np.zeros(0, dtype=block.dtype)
-    starts = np.ones((h, w), dtype=bool)
-    starts[:, 1:] = block[:, 1:] != block[:, :-1]
-    r, c = np.nonzero(starts)
-    ends = np.empty_like(c)
-    ends[:-1] = c[1:]
-    ends[-1] = w
-    row_end = np.ones(len(r), dtype=bool)
-    row_end[:-1] = r[1:] != r[:-1]
-    ends[row_end] = w
-    values = block[r, c]
-    keep = values != 0
-    r, c, ends, values = r[keep], c[keep], ends[keep], values[keep]
-    if len(r) == 0:
-        return np.zeros((0, 4)), values
-    # stack identical runs of consecutive rows into one rectangle
-    order = np.lexsort((r, ends, c, values))
-    r, c, ends, values = r[order], c[order], ends[order], values[order]
-    new = np.ones(len(r), dtype=bool)
-    new[1:] = (
-        (values[1:] != values[:-1])
-        | (c[1:] != c[:-1])
-        | (ends[1:] != ends[:-1])
-        | (r[1:] != r[:-1] + 1)
-    )
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], len(r)) - 1
-    boxes = np.column_stack(
-        [c[first] + x0, r[first] + y0, ends[first] + x0, r[last] + 1 + y0]
-    ).astype(np.float64)
-    return boxes, values[first]
+    padded = np.zeros((h + 2, w + 2), dtype=block.dtype)
+    padded[1:-1, 1:-1] = block
+    inside = block != 0
+    sides = np.stack([
+        inside & (block != padded[:-2, 1:-1]),
+        inside & (block != padded[1:-1, 2:]),
+        inside & (block != padded[2:, 1:-1]),
+        inside & (block != padded[1:-1, :-2]),
+    ])
+    flat = sides.ravel()
+    ids = np.flatnonzero(flat)
+    hw = h * w
+    s, pix = np.divmod(ids, hw)
+    r, c = np.divmod(pix, w)
+    s1 = (s + 1) % 4
+    cand1 = s1 * hw + pix  # the same pixel's next side (turn around the pixel)
+    ok1 = flat[cand1]
+    qr, qc = r + _DR[s1], c + _DC[s1]  # the neighbour across it (same value when ok1 is False)
+    qr_in, qc_in = np.clip(qr, 0, h - 1), np.clip(qc, 0, w - 1)
+    cand2 = s * hw + qr_in * w + qc_in  # the neighbour's side in the same direction (straight on)
+    ok2 = flat[cand2]
+    dr, dc = np.clip(qr + _DR[s], 0, h - 1), np.clip(qc + _DC[s], 0, w - 1)
+    cand3 = ((s + 3) % 4) * hw + dr * w + dc  # the diagonal pixel's side (turn away)
+    succ_id = np.where(ok1, cand1, np.where(ok2, cand2, cand3))
+    return ids, np.searchsorted(ids, succ_id)
+
+
+def _rings(succ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(ring, order)`` of the cycles of the permutation ``succ``: each edge's ring (its
+    smallest member) and the edges sorted by ring, then along the ring."""
+    n = len(succ)
+    label = np.arange(n)
+    jump = succ.copy()
+    while True:  # pointer jumping: the minimum of each cycle
+        label = np.minimum(label, label[jump])
+        if np.array_equal(label[succ], label):
+            break
+        jump = jump[jump]
+    head = label == np.arange(n)
+    pred = np.empty(n, dtype=np.int64)
+    pred[succ] = np.arange(n)
+    pred[head] = np.flatnonzero(head)
+    dist = (~head).astype(np.int64)
+    while True:  # list ranking: the distance of every edge from its ring's head
+        nxt = pred[pred]
+        if np.array_equal(nxt, pred):
+            break
+        dist = dist + dist[pred]
+        pred = nxt
+    return label, np.lexsort((dist, label))
 
 
 def _block_polygons(block: np.ndarray, y0: int, x0: int) -> dict[int, shapely.Geometry]:
-    boxes, values = _runs(np.asarray(block), y0, x0)
+    """One (multi)polygon per non-zero value of ``block`` (level-0 pixel edges, offset by
+    ``x0, y0``), exact and in time proportional to the block's pixels."""
+    block = np.asarray(block)
+    if block.size == 0 or not block.any():
+        return {}
+    h, w = block.shape
+    ids, succ = _boundary_edges(block)
+    label, order = _rings(succ)
+    s, pix = np.divmod(ids[order], h * w)
+    r, c = np.divmod(pix, w)
+    ring = label[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ring[1:] != ring[:-1]
+    starts = np.flatnonzero(first)
+    lasts = np.append(starts[1:], len(order)) - 1
+    prev_s = np.empty_like(s)
+    prev_s[1:] = s[:-1]
+    prev_s[starts] = s[lasts]
+    corner = s != prev_s  # a vertex where the outline turns (collinear ones are dropped)
+    xs = (c + _SX[s] + x0)[corner].astype(np.float64)
+    ys = (r + _SY[s] + y0)[corner].astype(np.float64)
+    ring_of_vertex = np.cumsum(first)[corner] - 1
+    rings = shapely.linearrings(np.column_stack([xs, ys]), indices=ring_of_vertex)
+    # each ring's value and a point strictly inside the pixel it bounds
+    value = block[r[starts], c[starts]]
+    is_shell = shapely.is_ccw(rings)
+    shells = np.flatnonzero(is_shell)
+    polygons = shapely.polygons(rings[shells])
+    holes = np.flatnonzero(~is_shell)
+    if len(holes):
+        tree = shapely.STRtree(polygons)
+        inner = shapely.points(c[starts[holes]] + x0 + 0.5, r[starts[holes]] + y0 + 0.5)
+        hole_i, shell_j = tree.query(inner, predicate="within")
+        same = value[holes[hole_i]] == value[shells[shell_j]]
+        hole_i, shell_j = hole_i[same], shell_j[same]
+        area = shapely.area(polygons[shell_j])
+        pick = np.lexsort((area, hole_i))
+        hole_i, shell_j = hole_i[pick], shell_j[pick]
+        keep = np.ones(len(hole_i), dtype=bool)
+        keep[1:] = hole_i[1:] != hole_i[:-1]  # the smallest shell holding the hole
+        by_shell: dict[int, list[Any]] = {}
+        for hi, sj in zip(hole_i[keep], shell_j[keep]):
+            by_shell.setdefault(int(sj), []).append(rings[holes[hi]])
+        for sj, hole_rings in by_shell.items():
+            polygons[sj] = shapely.Polygon(rings[shells[sj]], holes=hole_rings)
+    # a shell that touches itself at a vertex (a hole pinched against the outside) is made valid
+    bad = ~shapely.is_valid(polygons)
+    if bad.any():
+        polygons[bad] = shapely.make_valid(polygons[bad])
+    parts, owner = shapely.get_parts(polygons, return_index=True)
+    parts_polygonal = shapely.get_type_id(parts) == 3
+    parts, owner = parts[parts_polygonal], owner[parts_polygonal]
+    part_value = value[shells][owner]
+    sort = np.argsort(part_value, kind="stable")
+    parts, part_value = parts[sort], part_value[sort]
+    distinct, group = np.unique(part_value, return_inverse=True)
+    counts = np.bincount(group)
+    multi = shapely.multipolygons(parts, indices=group)
     out: dict[int, shapely.Geometry] = {}
-    if not len(values):
-        return out
-    order = np.argsort(values, kind="stable")
-    boxes, values = boxes[order], values[order]
-    split = np.flatnonzero(values[1:] != values[:-1]) + 1
-    rects = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
-    for part_values, part in zip(np.split(values, split), np.split(rects, split)):
-        out[int(part_values[0])] = shapely.union_all(part) if len(part) > 1 else part[0]
+    single_at = np.searchsorted(part_value, distinct)
+    for k, v in enumerate(distinct):
+        out[int(v)] = parts[single_at[k]] if counts[k] == 1 else multi[k]
     return out
 
 
@@ -197,14 +287,21 @@ def from_labels(
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     scheduler: Any = None,
+    progress: bool | None = None,
 ) -> Any:
     """Store the label image ``label_name`` as ROI layer ``layer``: one (multi)polygon per label
     value (0 is background), its id the value, its properties (and ``terms``) taken from the
     label image's ``properties``. Outlines follow pixel edges exactly.
 
+    The label image is read in blocks of about ``FROM_LABELS_BLOCK_PIXELS`` pixels, each traced
+    in time proportional to its pixels (fragmented labels and noise included); a progress bar
+    counts the blocks (``progress``: default on a terminal).
+
     Returns the layer's summary (:class:`Layer`).
     """
+    from .. import parallel
     from ..labels import open_labels
+    from ..labels.write import grow_block
 
     check_layer_name(layer)
     location = as_location(image_url, storage_options)
@@ -216,7 +313,8 @@ def from_labels(
                 f"the label image {label_name!r} has {labels.shape[axes.index(a)]} planes along {a}: "
                 "from_labels reads 2-D label images (one z plane, one time point)"
             )
-    data = labels.to_dask(0)
+    lv = labels.levels[0]
+    data = labels.to_dask(0, chunks=grow_block(lv.unit, lv.shape, FROM_LABELS_BLOCK_PIXELS))
     index = tuple(0 if a not in "yx" else slice(None) for a in axes)
     data = data[index]
     if data.dtype.kind not in "ui":
@@ -227,14 +325,24 @@ def from_labels(
     for bi in range(len(data.chunks[0])):
         for bj in range(len(data.chunks[1])):
             block = data.blocks[bi, bj]
-            tasks.append(dask.delayed(_block_polygons)(block, int(y_edges[bi]), int(x_edges[bj])))
+            tasks.append(
+                dask.delayed(_block_polygons)(
+                    block, int(y_edges[bi]), int(x_edges[bj]),
+                    dask_key_name=f"ngffstore-from-labels-{bi}-{bj}",
+                )
+            )
     pieces: dict[int, list[shapely.Geometry]] = {}
-    for result in dask.compute(*tasks, scheduler=scheduler or "threads"):
+    results = parallel.run(
+        tasks, scheduler=scheduler, progress=progress, desc=f"tracing {label_name}",
+        prefix="ngffstore-from-labels",
+    )
+    for result in results:
         for value, geom in result.items():
             pieces.setdefault(value, []).append(geom)
     values = sorted(pieces)
+    # a value cut by block edges: its pieces are dissolved (and the cut vertices dropped)
     geometries = [
-        shapely.simplify(shapely.union_all(pieces[v]) if len(pieces[v]) > 1 else pieces[v][0], 0)
+        shapely.simplify(shapely.union_all(pieces[v]), 0) if len(pieces[v]) > 1 else pieces[v][0]
         for v in values
     ]
     props = labels.properties
