@@ -36,6 +36,12 @@ class Source:
         Key-value pairs the input carries (instrument, objective, wavelengths, dates...).
     inputs
         Local paths or URLs that were read, for provenance.
+    channel_windows
+        Display range ``(start, end)`` per channel when the input fixes one (brightfield RGB:
+        ``(0, 255)``); ``None`` lets the writer take it from the pixels.
+    attachments
+        Small images that come with the input (a slide's label, macro and thumbnail), stored
+        beside the image (``specs/attachments.md``).
     """
 
     data: da.Array
@@ -47,3 +53,18 @@ class Source:
     name: str = "image"
     metadata: dict[str, Any] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
+    channel_windows: list[tuple[float, float]] | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attachment:
+    """A small image that comes with an input, e.g. a slide's ``label`` or ``macro`` image.
+
+    ``data`` is a lazy ``(y, x)`` or ``(y, x, samples)`` array (RGB when it has 3 samples), read
+    only when the attachment is stored.
+    """
+
+    name: str
+    data: da.Array
+    description: str = ""

@@ -43,7 +43,8 @@ from ngffstore.storage import Location
 from ._common import apply_axes, example_axes, make_source, shape_text, to_canonical
 from ._io import READ_CHUNK_BYTES, ContiguousArray, FileArray, file_size, open_binary, short, stem
 from ._ome import parse_ome
-from .base import Source
+from .base import Attachment, Source
+from .wsi import Slide, describe_slide
 
 TARGET_CHUNK_BYTES = READ_CHUNK_BYTES
 """Dask chunks grow (by whole tiles, strips or planes) up to about this many bytes."""
@@ -80,7 +81,12 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
     where = location.url
     with _tifffile(location) as (tf, log):
         info = _inspect(tf, series, location)
+        slide = describe_slide(tf, info.index)
         _check_log(log, where)
+    if slide is not None:
+        info.scale.update(slide.scale)
+        info.units.update({a: "micrometer" for a in slide.scale})
+        info.metadata.update(slide.metadata)
     reader: FileArray
     if info.contiguous_offset is not None:
         reader = ContiguousArray(location, info.contiguous_offset, info.shape, info.file_dtype)
@@ -92,13 +98,15 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
     chunks = layout_chunks(
         info.axes, info.shape, file_chunks, reader.dtype.itemsize, TARGET_CHUNK_BYTES
     )
+    if slide is not None:
+        _check_decodes(reader, where)
     data = reader.to_dask(chunks, info.index)
     if axes is None:
         data, canonical = _infer_axes(data, info.axes, keep_c=info.keep_c, where=where)
     else:
         plane = [i for i, a in enumerate(info.axes) if a in "YX"]
         data, canonical = apply_axes(data, axes, where, keep=plane)
-    return make_source(
+    source = make_source(
         data,
         canonical,
         where=where,
@@ -109,6 +117,35 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
         channel_colors=info.channel_colors,
         metadata=info.metadata,
     )
+    if slide is not None:
+        _add_slide(source, slide, location)
+    return source
+
+
+def _check_decodes(reader: FileArray, where: str) -> None:
+    """Decode the first tile of a slide now: a slide whose tiles cannot be decoded (missing JPEG
+    tables, an unsupported codec) fails before anything is written."""
+    try:
+        reader[tuple(slice(0, 1) for _ in reader.shape)]
+    except InputError as exc:
+        raise InputError(
+            f"cannot decode the tiles of {where}: {short(exc.__cause__ or exc)}; "
+            "the slide is damaged or uses a compression this installation cannot decode"
+        ) from exc
+
+
+def _add_slide(source: Source, slide: Slide, location: Location) -> None:
+    """Display windows of brightfield RGB and the slide's associated images."""
+    if slide.rgb8 and source.axes.endswith("cyx") and source.data.shape[-3] == 3:
+        source.channel_windows = [(0.0, 255.0)] * 3
+    for name, index, shape, dtype in slide.associated:
+        reader = TiffArray(location, index, shape, dtype)
+        data = reader.to_dask(reader.shape, index)
+        while data.ndim > 2 and data.shape[0] == 1:
+            data = data[0]
+        if data.ndim == 3 and data.shape[-1] == 1:
+            data = data[..., 0]
+        source.attachments.append(Attachment(name=name, data=data, description=f"series {index}"))
 
 
 class TiffArray(FileArray):
@@ -288,7 +325,8 @@ def _describe(tf: tifffile.TiffFile, s: tifffile.TiffPageSeries, info: _SeriesIn
     page = s.keyframe
     n_channels = prod(n for a, n in zip(info.axes, info.shape, strict=True) if a in "CS")
     samples = page.samplesperpixel
-    if page.photometric == tifffile.PHOTOMETRIC.RGB and samples in (3, 4) and n_channels == samples:
+    rgb = (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.YCBCR)
+    if page.photometric in rgb and samples in (3, 4) and n_channels == samples:
         info.channel_names = _RGBA_NAMES[:samples]
         info.channel_colors = _RGBA_COLORS[:samples]
     info.metadata.update(_tag_values(page))

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     summary = write_image(
         source, args.output, scale=scale, units=units, channels=channels, name=args.name, **output_kwargs(args)
     )
+    from ..attachments import finish_source
+
+    finish_source(args.output, source, storage_options=storage_options_for(args.output, args))
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
