@@ -1,4 +1,4 @@
-"""ngffstore.evaluate: hand-computed cases, properties, an independent reference, block-wise
+"""ngffstore.evaluation (and ngffstore.evaluate): hand-computed cases, properties, an independent reference, block-wise
 gathering, the store runner (image, plate, collection) and the demo-plate example."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ngffstore.evaluate import (
+from ngffstore.evaluation import (
     MAP_THRESHOLDS,
     count_block,
     from_points,

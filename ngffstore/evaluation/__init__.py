@@ -8,6 +8,7 @@ in-memory arrays and :func:`gather` for dask arrays, chunk by chunk.
 """
 
 from ._blocks import count_block, gather, merge, overlaps
+from ._run import Evaluation, evaluate, summarize
 from ._metrics import (
     MAP_THRESHOLDS,
     SCORE_COLUMNS,
@@ -22,12 +23,14 @@ from ._metrics import (
 )
 
 __all__ = [
+    "Evaluation",
     "MAP_THRESHOLDS",
     "SCORE_COLUMNS",
     "Overlaps",
     "count_block",
     "count_error",
     "detection_scores",
+    "evaluate",
     "from_points",
     "gather",
     "match",
@@ -36,4 +39,5 @@ __all__ = [
     "overlaps",
     "pixel_scores",
     "score",
+    "summarize",
 ]
