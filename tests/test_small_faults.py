@@ -101,3 +101,70 @@ def test_check_json_stays_on_stdout(collection, capsys):
 
     doc = json.loads(out)
     assert doc["current"] is False and doc["added"] == ["c.ome.zarr"] and err == ""
+
+
+# -- a corrupt chunk: one error line, no orphaned asyncio tasks -------------------------------------
+
+
+def _corrupt_image(url: str, storage_options=None) -> None:
+    """A 3 x 512 x 512 image in 64 x 64 chunks (192 chunks at level 0) whose first chunk is garbage."""
+    import fsspec
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 60000, (3, 512, 512), dtype=np.uint16)
+    write_image(data, url, axes="cyx", chunks=64, progress=False, scheduler="synchronous",
+                storage_options=storage_options)
+    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    with fs.open(f"{path}/0/c/0/0/0", "wb") as f:
+        f.write(bytes(rng.integers(0, 256, 3000, dtype=np.uint8)))
+
+
+def _tasks_in_flight_on_zarrs_loop() -> int:
+    from zarr.core.sync import sync
+
+    async def count() -> int:
+        import asyncio
+
+        me = asyncio.current_task()
+        return sum(1 for t in asyncio.all_tasks() if t is not me and not t.done())
+
+    return sync(count())
+
+
+def test_window_of_a_corrupt_chunk_is_one_line_without_asyncio_noise(tmp_path):
+    """Run as a user would: the error line, exit 1, and no "Task was destroyed" at exit."""
+    import subprocess
+    import sys
+
+    url = str(tmp_path / "img.ome.zarr")
+    _corrupt_image(url)
+    argv = ["window", url, "--x", "0", "--y", "0", "--width", "512", "--height", "512", "--level", "0",
+            "-o", str(tmp_path / "w.tif")]
+    proc = subprocess.run([sys.executable, "-m", "ngffstore", *argv], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Task was destroyed" not in proc.stderr and "never awaited" not in proc.stderr, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot decode chunk 0/c/0/0/0" in lines[0], proc.stderr[-2000:]
+    assert not (tmp_path / "w.tif").exists()
+
+
+@pytest.mark.parametrize("where", ["local", pytest.param("s3", marks=pytest.mark.s3)])
+def test_failed_read_leaves_no_task_running(where, tmp_path, request):
+    from ngffstore.errors import ReadError
+    from ngffstore.image import open_image
+
+    if where == "s3":
+        bucket = request.getfixturevalue("s3_bucket")
+        so = request.getfixturevalue("s3_options")
+        url = f"s3://{bucket}/img.ome.zarr"
+    else:
+        so, url = None, str(tmp_path / "img.ome.zarr")
+    _corrupt_image(url, so)
+    image = open_image(url, storage_options=so)
+    for _ in range(3):
+        with pytest.raises(ReadError, match=r"cannot decode chunk 0/c/0/0/0"):
+            image.window(x=0, y=0, width=512, height=512, level=0).data.compute(scheduler="synchronous")
+        assert _tasks_in_flight_on_zarrs_loop() == 0
+    # the reads of good chunks still work afterwards
+    good = image.window(x=64, y=64, width=64, height=64, level=0).data.compute(scheduler="synchronous")
+    assert good.shape[-2:] == (64, 64) and good.any()
