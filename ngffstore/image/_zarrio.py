@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import NgffStoreError, NotNgffError, ReadError, StoreNotFoundError
 from ..storage import Location, storage_errors, translate_storage_error
+from ._settle import settle_pending_reads
 
 #: Storage options added for S3 reads unless given (see the module docstring).
 S3_READ_DEFAULTS = {"max_concurrency": 1}
@@ -243,6 +244,7 @@ class LevelReader:
         except NgffStoreError:
             raise
         except Exception as exc:
+            settle_pending_reads()  # zarr's gather leaves the other chunk reads running
             if _is_storage_failure(exc):
                 raise translate_storage_error(
                     exc, self.storage.location.child(self.path), "read"
