@@ -353,10 +353,19 @@ def storage_errors(location: Location, action: str) -> Iterator[None]:
 def _looks_like_storage(exc: BaseException) -> bool:
     module = type(exc).__module__ or ""
     return (
-        module.startswith(("botocore", "aiobotocore", "s3fs", "aiohttp", "fsspec"))
+        module.startswith(("botocore", "aiobotocore", "s3fs", "aiohttp", "fsspec", "urllib3", "requests"))
         or _is_access_error(exc)
         or "NoSuchBucket" in str(exc)
     )
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from reaching the storage (network, host, credentials, a missing
+    object), not from the bytes it returned (a codec error): the errors
+    :func:`translate_storage_error` is for."""
+    if isinstance(exc, (PermissionError, ConnectionError, TimeoutError, FileNotFoundError)):
+        return True
+    return _looks_like_storage(exc)
 
 
 # ---------------------------------------------------------------------------------------------

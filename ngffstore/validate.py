@@ -17,8 +17,6 @@ scales that differ from the image's); ``strict=True`` turns those SHOULD-level w
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -26,15 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import zarr
 import zarr.errors
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
 
 from . import _schemas
-from .errors import NgffStoreError, StoreNotFoundError, ValidationError
+from .errors import NgffStoreError, ReadError, StoreNotFoundError, ValidationError
+from .image._zarrio import node_gets
 from .ngff import SPACE_UNITS, SUPPORTED_VERSIONS, TIME_UNITS
-from .storage import Location, storage_errors
+from .nodes import Node, try_read_node
+from .paths import unsafe_reason
+from .storage import Location
 
 Severity = Literal["error", "warning"]
 NodeKind = Literal["image", "label", "labels", "plate", "well", "bf2raw", "ome"]
@@ -75,6 +73,8 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     nodes: dict[str, str] = field(default_factory=dict)
     """``{"/A/1/0": "image 0.5", ...}``: each node identified, with its kind and version."""
+    documents_read: int = 0
+    """Metadata documents requested (one GET each)."""
 
     @property
     def ok(self) -> bool:
@@ -146,9 +146,17 @@ def _is_integral(v: Any) -> bool:
     return _is_int(v) or (isinstance(v, float) and v.is_integer())
 
 
-def _safe_relpath(p: str) -> bool:
-    """A non-empty relative path that stays inside its group (no ``..``, no leading ``/``)."""
-    return bool(p) and not p.startswith("/") and all(s not in ("", ".", "..") for s in p.split("/"))
+def _safe_relpath(p: Any) -> bool:
+    """A relative path that stays inside its group: :func:`ngffstore.paths.unsafe_reason`
+    (no ``..``/``.``/empty segment, not absolute, no URL scheme or drive, no backslash or
+    control character)."""
+    return unsafe_reason(p) is None
+
+
+def _unsafe(p: Any) -> str:
+    """`` (why)`` for a path that is not safe, to end a message."""
+    reason = unsafe_reason(p)
+    return f" ({reason})" if reason else ""
 
 
 def _join(*parts: str) -> str:
@@ -359,7 +367,7 @@ def _check_multiscales(block: Mapping[str, Any], sink: _Sink) -> list[_Multiscal
                 if not _safe_relpath(path):
                     sink.error(
                         f"{where}.datasets[{j}].path {path!r} must be a relative path "
-                        "inside the group"
+                        f"inside the group{_unsafe(path)}"
                     )
                     path = None
                 elif path in seen:
@@ -457,7 +465,7 @@ def _check_plate(block: Mapping[str, Any], sink: _Sink) -> _Plate:
         if _safe_relpath(path):
             wells.append(path)
         else:
-            sink.error(f"{where}: path {path!r} must be a relative path inside the plate")
+            sink.error(f"{where}: path {path!r} must be a relative path inside the plate{_unsafe(path)}")
     acquisitions: set[int] | None = None
     acq_raw = plate.get("acquisitions")
     if isinstance(acq_raw, list):
@@ -481,7 +489,9 @@ def _check_well(block: Mapping[str, Any], sink: _Sink) -> list[tuple[str, int | 
             continue
         path = image["path"]
         if not _safe_relpath(path):
-            sink.error(f"well.images[{i}]: path {path!r} must be a relative path inside the well")
+            sink.error(
+                f"well.images[{i}]: path {path!r} must be a relative path inside the well{_unsafe(path)}"
+            )
         elif any(path == p for p, _ in out):
             sink.error(f"well.images[{i}]: field path {path!r} is listed more than once")
         else:
@@ -499,7 +509,9 @@ def _check_labels_list(block: Mapping[str, Any], sink: _Sink) -> list[str]:
     names: list[str] = []
     for i, name in enumerate(labels):
         if not isinstance(name, str) or not _safe_relpath(name):
-            sink.error(f"labels[{i}]: {name!r} is not a relative path inside the labels group")
+            sink.error(
+                f"labels[{i}]: {name!r} is not a relative path inside the labels group{_unsafe(name)}"
+            )
         elif name in names:
             sink.error(f"labels[{i}]: {name!r} is listed more than once")
         else:
@@ -593,6 +605,8 @@ class _Node:
     dimension_names: tuple[str | None, ...] | None = None
     issue: str | None = None
     """Why zarr cannot open the node (it is then described from its raw metadata)."""
+    document: Mapping[str, Any] = field(default_factory=dict)
+    """The node's ``zarr.json`` (v3) or ``.zgroup``/``.zarray`` (v2) as read."""
 
 
 @dataclass
@@ -624,7 +638,6 @@ _ZARR_OPEN_ERRORS = (
     AttributeError,
     IndexError,
 )
-_BAD = object()  # a metadata document that is not valid JSON
 
 
 def _ints(value: Any) -> tuple[int, ...] | None:
@@ -651,117 +664,95 @@ def _kind_of(block: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _document_issue(exc: ReadError, location: Location) -> str:
+    """A corrupt document's problem, named relative to its node."""
+    text = str(exc)
+    prefix = location.url.rstrip("/") + "/"
+    return text.removeprefix(prefix)
+
+
+def _describe(path: str, want: str, node: Node) -> _Node:
+    """A :class:`_Node` from a node document; arrays are checked with zarr's metadata models."""
+    attrs = node.attributes
+    doc = node.document
+    fmt = node.zarr_format
+    if node.node_type == "group":
+        if fmt == 2 and not doc:
+            return _Node(path, "group", 2, attrs,
+                         issue="has .zattrs but no .zgroup (or .zarray): not a valid Zarr v2 node")
+        return _Node(path, "group", fmt, attrs, document=doc)
+    if node.node_type != "array":
+        return _Node(path, "invalid", fmt, attrs,
+                     issue=f"zarr.json has an unknown node_type {node.node_type!r}")
+    shape = _ints(doc.get("shape"))
+    names = doc.get("dimension_names") if fmt == 3 else None
+    dims = tuple(names) if isinstance(names, list) else None
+    raw_dtype = doc.get("data_type") if fmt == 3 else doc.get("dtype")
+    try:
+        meta = _array_metadata(fmt, doc)
+    except _ZARR_OPEN_ERRORS as exc:
+        return _Node(path, "array", fmt, attrs, shape, raw_dtype, dims, document=doc,
+                     issue=f"zarr cannot open it ({_short_exc(exc)})" if want == "array" else None)
+    try:
+        dtype: Any = meta.dtype.to_native_dtype()
+    except AttributeError:
+        dtype = raw_dtype
+    return _Node(path, "array", fmt, attrs, tuple(meta.shape), dtype, dims, document=doc)
+
+
+def _array_metadata(zarr_format: int, doc: Mapping[str, Any]) -> Any:
+    """zarr's metadata model of an array document (raises what zarr raises for a bad one)."""
+    from zarr.core.metadata import ArrayV2Metadata, ArrayV3Metadata
+
+    doc = dict(doc)
+    if zarr_format == 3:
+        doc.setdefault("attributes", {})
+        return ArrayV3Metadata.from_dict(doc)
+    if doc.get("filters") == []:
+        doc["filters"] = None
+    return ArrayV2Metadata.from_dict(doc)
+
+
 class _Walker:
     """Visits the nodes below one store root, appending problems to one report."""
 
-    def __init__(self, location: Location, store: Any, report: ValidationReport) -> None:
+    def __init__(self, location: Location, report: ValidationReport) -> None:
         self.location = location
-        self.store = store
         self.report = report
         self.strict = report.strict
+        self.zarr_format: int | None = None
+        """The Zarr format of the validated root, passed down to every node below it."""
+        self.gets = 0
+        """Documents requested (see :func:`ngffstore.image._zarrio.node_gets`)."""
 
     def sink(self, path: str) -> _Sink:
         return _Sink(_display(path), self.strict, self.report.problems)
 
     # -- reading metadata ---------------------------------------------------------------
-    def open(self, path: str, want: Literal["group", "array"]) -> _Node:
-        """Open ``path`` with zarr (metadata only); if zarr cannot, describe its raw documents."""
-        with storage_errors(self.location.child(path), "read"):
+    def open(self, path: str, want: Literal["group", "array"], *, optional: bool = False) -> _Node:
+        """The node at ``path`` from its documents, read through the node layer.
+
+        One GET per document (v3: ``zarr.json``), in the Zarr format of the validated root once
+        it is known. The other format is tried only to explain a node that must exist but was
+        not found (an error path), never for ``optional`` nodes (``labels``, numbered series).
+        """
+        location = self.location.child(path) if path else self.location
+        fmt = self.zarr_format
+        try:
+            node = try_read_node(location, zarr_format=fmt)
+        except ReadError as exc:
+            return _Node(path, "invalid", fmt, issue=_document_issue(exc, location))
+        self.gets += node_gets(node, fmt)
+        if node is None and fmt is not None and not optional:
             try:
-                if want == "group":
-                    group = zarr.open_group(self.store, path=path, mode="r", use_consolidated=False)
-                    return _Node(path, "group", group.metadata.zarr_format, dict(group.attrs))
-                array = zarr.open_array(self.store, path=path, mode="r")
-                meta = array.metadata
-                names = getattr(meta, "dimension_names", None)
-                return _Node(
-                    path,
-                    "array",
-                    meta.zarr_format,
-                    dict(array.attrs),
-                    tuple(array.shape),
-                    array.dtype,
-                    tuple(names) if names is not None else None,
-                )
-            except _ZARR_OPEN_ERRORS as exc:
-                failure: BaseException = exc
-            return self._describe_raw(path, want, failure)
-
-    def _read_docs(self, path: str) -> dict[str, Any]:
-        keys = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
-        prefix = f"{path}/" if path else ""
-        prototype = default_buffer_prototype()
-
-        async def fetch() -> list[Any]:
-            return await asyncio.gather(
-                *(self.store.get(prefix + k, prototype=prototype) for k in keys)
-            )
-
-        out: dict[str, Any] = {}
-        for key, buf in zip(keys, sync(fetch())):
-            if buf is None:
-                out[key] = None
-                continue
-            try:
-                out[key] = json.loads(buf.to_bytes())
-            except (ValueError, UnicodeDecodeError):
-                out[key] = _BAD
-        return out
-
-    def _describe_raw(self, path: str, want: str, failure: BaseException) -> _Node:
-        docs = self._read_docs(path)
-        reason = f"zarr cannot open it ({_short_exc(failure)})"
-        v3 = docs["zarr.json"]
-        if v3 is not None:
-            if not isinstance(v3, Mapping):
-                return _Node(path, "invalid", 3, issue="zarr.json is not a valid JSON object")
-            raw_attrs = v3.get("attributes")
-            attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
-            node_type = v3.get("node_type")
-            if node_type == "array":
-                names = v3.get("dimension_names")
-                return _Node(
-                    path,
-                    "array",
-                    3,
-                    attrs,
-                    _ints(v3.get("shape")),
-                    v3.get("data_type"),
-                    tuple(names) if isinstance(names, list) else None,
-                    issue=reason if want == "array" else None,
-                )
-            if node_type == "group":
-                return _Node(path, "group", 3, attrs, issue=reason if want == "group" else None)
-            return _Node(
-                path, "invalid", 3, attrs, issue=f"zarr.json has an unknown node_type {node_type!r}"
-            )
-        zattrs = docs[".zattrs"]
-        if zattrs is _BAD:
-            return _Node(path, "invalid", 2, issue=".zattrs is not valid JSON")
-        attrs = zattrs if isinstance(zattrs, Mapping) else {}
-        zarray, zgroup = docs[".zarray"], docs[".zgroup"]
-        if zarray is not None:
-            meta = zarray if isinstance(zarray, Mapping) else {}
-            return _Node(
-                path,
-                "array",
-                2,
-                attrs,
-                _ints(meta.get("shape")),
-                meta.get("dtype"),
-                issue=reason if want == "array" else None,
-            )
-        if zgroup is not None:
-            return _Node(path, "group", 2, attrs, issue=reason if want == "group" else None)
-        if zattrs is not None:
-            return _Node(
-                path,
-                "group",
-                2,
-                attrs,
-                issue="has .zattrs but no .zgroup (or .zarray): not a valid Zarr v2 node",
-            )
-        return _Node(path, "missing")
+                node = try_read_node(location, zarr_format=5 - fmt)
+            except ReadError:
+                node = None
+        if node is None:
+            return _Node(path, "missing")
+        if self.zarr_format is None:
+            self.zarr_format = node.zarr_format
+        return _describe(path, want, node)
 
     # -- dispatch ---------------------------------------------------------------------
     def visit(
@@ -1039,7 +1030,7 @@ class _Walker:
     def labels_of(self, image_path: str, version: str, info: _ImageInfo | None) -> None:
         """Validate the image's ``labels/`` group, if there is one."""
         path = _join(image_path, "labels")
-        node = self.open(path, "group")
+        node = self.open(path, "group", optional=True)
         if node.kind == "missing":
             return
         self.visit(path, expect="labels", ctx=_Ctx(version, image=info), node=node)
@@ -1125,7 +1116,7 @@ class _Walker:
         """The series images listed in ``OME/`` (or numbered 0, 1, ... when there is no list)."""
         _schema_check(node.attrs, "bf2raw", version, sink)
         ome_path = _join(node.path, "OME")
-        ome = self.open(ome_path, "group")
+        ome = self.open(ome_path, "group", optional=True)
         series: list[str] | None = None
         ome_block = ome.attrs.get("ome", ome.attrs)
         has_series = isinstance(ome_block, Mapping) and "series" in ome_block
@@ -1137,13 +1128,13 @@ class _Walker:
                     self.visit(_join(node.path, name), expect="image", ctx=_Ctx(version))
                 else:
                     self.sink(ome_path).error(
-                        f"series path {name!r} is not a relative path in the container"
+                        f"series path {name!r} is not a relative path in the container{_unsafe(name)}"
                     )
             return
         index = 0
         while True:
             path = _join(node.path, str(index))
-            child = self.open(path, "group")
+            child = self.open(path, "group", optional=True)
             if child.kind == "missing":
                 break
             self.visit(path, expect="image", ctx=_Ctx(version), node=child)
@@ -1186,19 +1177,21 @@ def validate(
             f"cannot validate {location.url}: no such file or folder; check the path"
         )
     report = ValidationReport(url=location.url, strict=strict)
-    store = location.zarr_store(read_only=True)
-    walker = _Walker(location, store, report)
+    walker = _Walker(location, report)
     root = walker.open("", "group")
     if root.kind == "missing":
-        if not location.exists():
+        if not location.is_local:  # (locally the folder exists: checked above)
             raise StoreNotFoundError(
-                f"cannot validate {location.url}: nothing found there; check the URL"
+                f"cannot validate {location.url}: no Zarr group or array there (no zarr.json, "
+                ".zgroup or .zattrs); check the URL"
+                + ("" if location.is_local else " (a host that forbids listings answers 403 for a missing object)")
             )
         walker.sink("").error(
             "not an OME-NGFF node: there is no Zarr group here (no zarr.json, .zgroup or .zattrs)"
         )
         return report
     walker.visit("", node=root)
+    report.documents_read = walker.gets
     return report
 
 

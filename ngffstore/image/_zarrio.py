@@ -2,14 +2,16 @@
 
 Requests are kept to what a read needs:
 
-* group and array metadata are fetched with one GET each through the image's store (no HEAD,
-  no LIST, no probing of Zarr v2 keys once the format is known), or taken from inline
-  consolidated metadata when the group has it;
+* group documents are read through the node layer (:mod:`ngffstore.nodes`: one GET each, the
+  Zarr format passed down once known); array metadata with one GET each through the image's
+  store, or taken from inline consolidated metadata when the group has it;
 * arrays are built from metadata already fetched (``AsyncArray(metadata=..., store_path=...)``),
   so opening a level costs nothing more, and ``.zattrs`` of arrays are never read;
 * on S3, s3fs is told ``max_concurrency=1`` unless the caller chose otherwise: with its default
   (10) s3fs sends a HEAD before every whole-object GET to decide whether to split it, and a
-  HEAD + LIST for every missing key (zarr probes those for sparse chunks).
+  HEAD + LIST for every missing key (zarr probes those for sparse chunks);
+* a missing object is whatever the host answers for it (404, or 403 from a host that forbids
+  listings), and a host that ignores ``Range`` is refused with one clear line (:func:`read_store`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NgffStoreError, NotNgffError, ReadError, StoreNotFoundError
-from ..storage import Location, storage_errors, translate_storage_error
+from ..errors import NgffStoreError, NotNgffError, ReadError, StorageError, StoreNotFoundError
+from ..nodes import Node, try_read_node
+from ..storage import (
+    Location,
+    is_missing_error,
+    is_storage_error,
+    storage_errors,
+    translate_storage_error,
+)
 from ._settle import settle_pending_reads
 
 #: Storage options added for S3 reads unless given (see the module docstring).
 S3_READ_DEFAULTS = {"max_concurrency": 1}
 
-_STORAGE_MODULES = ("botocore", "aiobotocore", "s3fs", "aiohttp", "fsspec", "urllib3", "requests")
 
 
 def read_options(location: Location) -> dict[str, Any]:
@@ -40,6 +48,64 @@ def read_options(location: Location) -> dict[str, Any]:
         for key, value in S3_READ_DEFAULTS.items():
             options.setdefault(key, value)
     return options
+
+
+def read_store(location: Location) -> Any:
+    """A read-only zarr store for a remote ``location`` that never HEADs or LISTs.
+
+    It is zarr's ``FsspecStore`` with the :data:`S3_READ_DEFAULTS`, and two changes to
+    ``get``: an object the host says is missing (404, or the bare 403 of a host that forbids
+    listings: S3 without ``s3:ListBucket``, CDNs) is absent (``None``), as zarr expects, not an
+    access error; and a host that ignores ``Range`` (answers a byte range with the whole
+    object) is refused with one clear :class:`StorageError` instead of decoding wrong bytes.
+    """
+    from zarr.storage import FsspecStore
+
+    cls = _read_store_class(FsspecStore)
+    with storage_errors(location, "read"):
+        store = cls.from_url(location.url, storage_options=read_options(location), read_only=True)
+    store._ngffstore_location = location
+    return store
+
+
+_READ_STORE: Any = None
+
+
+def _read_store_class(base: Any) -> Any:
+    global _READ_STORE
+    if _READ_STORE is not None:
+        return _READ_STORE
+    from zarr.abc.store import RangeByteRequest, SuffixByteRequest
+
+    class ReadStore(base):  # type: ignore[misc, valid-type]
+        _ngffstore_location: Location | None = None
+
+        async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+            try:
+                value = await super().get(key, prototype, byte_range)
+            except Exception as exc:
+                if is_missing_error(exc):
+                    return None
+                raise
+            if value is not None and byte_range is not None:
+                if isinstance(byte_range, RangeByteRequest):
+                    expected = byte_range.end - byte_range.start
+                elif isinstance(byte_range, SuffixByteRequest):
+                    expected = byte_range.suffix
+                else:
+                    expected = None
+                if expected is not None and len(value) > expected:
+                    where = self._ngffstore_location
+                    url = where.child(key).url if where is not None else key
+                    raise StorageError(
+                        f"cannot read {url}: the host does not support HTTP Range requests (it "
+                        "sent the whole object for a byte range); serve the store from a host "
+                        "that does (S3, most CDNs and static web servers), or copy it locally"
+                    )
+            return value
+
+    _READ_STORE = ReadStore
+    return ReadStore
 
 
 class Storage:
@@ -67,15 +133,12 @@ class Storage:
         return self._store
 
     def _open(self) -> Any:
-        from zarr.storage import FsspecStore, LocalStore
+        from zarr.storage import LocalStore
 
         location = self.location
         if location.is_local:
             return LocalStore(location.url, read_only=True)
-        with storage_errors(location, "read"):
-            return FsspecStore.from_url(
-                location.url, storage_options=read_options(location), read_only=True
-            )
+        return read_store(location)
 
     def child(self, path: str) -> Storage:
         return Storage(self.location.child(path))
@@ -126,43 +189,43 @@ class Storage:
             store.close()
 
 
+def node_gets(node: Node | None, zarr_format: int | None) -> int:
+    """GETs :func:`ngffstore.nodes.try_read_node` sent to find ``node`` (for request budgets)."""
+    if node is not None and node.zarr_format == 3:
+        return 1
+    gets = 1 if zarr_format in (None, 3) else 0  # zarr.json
+    if zarr_format == 3:
+        return gets
+    gets += 2  # .zattrs, .zgroup
+    if node is None or node.node_type == "array" or not node.document:
+        gets += 1  # .zarray
+    return gets
+
+
 def read_group(
     storage: Storage, zarr_format: int | None = None, *, diagnose: bool = True
 ) -> tuple[int, dict[str, Any], dict[str, Any]]:
     """``(zarr_format, attributes, consolidated)`` of the group at ``storage``.
 
-    One GET for Zarr v3 (``zarr.json``); for v2, ``.zattrs`` (after a missed ``zarr.json`` when
-    the format is not known yet). ``consolidated`` maps array paths to their metadata when the
-    v3 group carries inline consolidated metadata, else it is empty. When nothing is found,
-    ``diagnose`` looks for ``.zgroup``/``.zarray`` to tell an empty v2 group or an array apart.
+    Read through the node layer (:func:`ngffstore.nodes.try_read_node`): one GET for Zarr v3
+    (``zarr.json``); for v2 ``.zattrs`` and ``.zgroup`` (after a missed ``zarr.json`` when the
+    format is not known yet). ``consolidated`` maps array paths to their metadata when the v3
+    group carries inline consolidated metadata, else it is empty. ``diagnose`` is kept for
+    callers; the node layer always tells an array, an empty v2 group and nothing apart.
     """
-    url = storage.location.url
-    if zarr_format in (None, 3):
-        doc = storage.get_json("zarr.json")
-        if doc is not None:
-            if doc.get("node_type") == "array":
-                raise NotNgffError(
-                    f"{url} is a Zarr array, not a group: give the image group's URL"
-                )
-            consolidated = (doc.get("consolidated_metadata") or {}).get("metadata") or {}
-            return 3, dict(doc.get("attributes") or {}), dict(consolidated)
-        if zarr_format == 3:
-            raise StoreNotFoundError(f"no Zarr group at {url}: check the URL")
-    attrs = storage.get_json(".zattrs")
-    if attrs is not None:
-        return 2, dict(attrs), {}
-    if not diagnose:
-        raise StoreNotFoundError(f"no Zarr group with attributes at {url}")
-    # nothing with attributes: say precisely what is there (error path, a few more GETs)
-    zgroup, zarray = storage.get_many([".zgroup", ".zarray"])
-    if zgroup is not None:
-        return 2, {}, {}
-    if zarray is not None:
-        raise NotNgffError(f"{url} is a Zarr array, not a group: give the image group's URL")
-    hint = (
-        " (and --endpoint-url/--profile/--anon for S3)" if storage.location.protocol == "s3" else ""
-    )
-    raise StoreNotFoundError(f"no Zarr group at {url}: check the URL{hint}")
+    location = storage.location
+    node = try_read_node(location, zarr_format=zarr_format)
+    storage.requests += node_gets(node, zarr_format)
+    if node is None:
+        hint = " (and --endpoint-url/--profile/--anon for S3)" if location.protocol == "s3" else ""
+        if not location.is_local:
+            hint += "; a host that forbids listings answers 403 for a missing object"
+        raise StoreNotFoundError(f"no Zarr group at {location.url}: check the URL{hint}")
+    if not node.is_group:
+        raise NotNgffError(
+            f"{location.url} is a Zarr array, not a group: give the image group's URL"
+        )
+    return node.zarr_format, dict(node.attributes), node.consolidated
 
 
 def array_from_metadata(storage: Storage, path: str, zarr_format: int, meta: dict[str, Any]) -> Any:
@@ -180,13 +243,6 @@ def array_from_metadata(storage: Storage, path: str, zarr_format: int, meta: dic
             doc["filters"] = None
         metadata = ArrayV2Metadata.from_dict(doc)
     return Array(AsyncArray(metadata=metadata, store_path=StorePath(storage.store, path)))
-
-
-def _is_storage_failure(exc: BaseException) -> bool:
-    if isinstance(exc, (PermissionError, ConnectionError, TimeoutError, FileNotFoundError)):
-        return True
-    module = type(exc).__module__ or ""
-    return module.startswith(_STORAGE_MODULES)
 
 
 class LevelReader:
@@ -245,7 +301,7 @@ class LevelReader:
             raise
         except Exception as exc:
             settle_pending_reads()  # zarr's gather leaves the other chunk reads running
-            if _is_storage_failure(exc):
+            if is_storage_error(exc):
                 raise translate_storage_error(
                     exc, self.storage.location.child(self.path), "read"
                 ) from exc
@@ -273,7 +329,7 @@ class LevelReader:
             try:
                 arr[block]
             except Exception as inner:  # noqa: BLE001 - any codec error marks the culprit
-                if _is_storage_failure(inner):
+                if is_storage_error(inner):
                     continue
                 key = f"{self.path}/{arr.metadata.encode_chunk_key(coords)}"
                 return ReadError(

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..errors import NgffStoreError, NotNgffError, ReadError
 from ..ngff import parse_image_attrs
-from ..nodes import read_attrs
-from ..storage import Location, storage_errors
+from ..nodes import Node, read_group, try_read_node
+from ..paths import check_relative_path
+from ..storage import Location
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,29 +105,86 @@ def _codecs(arr: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Where a writer records the bytes it stored: ``attributes["ngffstore"][STORED_BYTES_KEY]``.
+STORED_BYTES_KEY = "stored_bytes"
+
+
+def recorded_size(attrs: Mapping[str, Any]) -> int | None:
+    """The bytes the writer recorded in the image attributes, or None."""
+    block = attrs.get("ngffstore")
+    value = block.get(STORED_BYTES_KEY) if isinstance(block, Mapping) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _level_documents(
+    location: Location, zarr_format: int, paths: list[str], consolidated: Mapping[str, Any]
+) -> list[Node | dict[str, Any] | None]:
+    """The array document of each level: from consolidated metadata, else one GET each (concurrent)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out: list[Node | dict[str, Any] | None] = [None] * len(paths)
+    wanted = []
+    for i, path in enumerate(paths):
+        doc = consolidated.get(path)
+        if isinstance(doc, Mapping) and doc.get("node_type") == "array":
+            out[i] = dict(doc)
+        else:
+            wanted.append(i)
+    if wanted:
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+            found = pool.map(
+                lambda i: try_read_node(location.child(paths[i]), zarr_format=zarr_format), wanted
+            )
+            for i, node in zip(wanted, found):
+                out[i] = node
+    return out
+
+
 def image_info(
     url: str | Location, *, storage_options: Mapping[str, Any] | None = None, stored_bytes: bool = True
 ) -> ImageSummary:
-    """Summarise the image at ``url`` from its metadata (no chunk is read)."""
-    import zarr
+    """Summarise the image at ``url`` from its metadata (no chunk is read).
+
+    Requests: the group document, one per level (none with consolidated metadata; concurrent)
+    and the ``labels`` group: 6 GETs for a 4-level image. The stored size is what the writer
+    recorded in the attributes (``ngffstore.stored_bytes``); for stores written by other tools it
+    is counted with a listing (local and S3), and left out over HTTP (which cannot list).
+    """
+    from ._zarrio import Storage, array_from_metadata
 
     location = Location.parse(url, storage_options)
-    zarr_format, attrs = read_attrs(location)
+    node = read_group(location)
+    zarr_format, attrs = node.zarr_format, dict(node.attributes)
     try:
         version, ms, omero = parse_image_attrs(attrs)
     except NotNgffError as exc:
         raise NotNgffError(f"{location.url}: {exc}") from None
-    store = location.zarr_store(read_only=True)
+    document = location.child("zarr.json" if zarr_format == 3 else ".zattrs").url
+    paths = [
+        check_relative_path(ds.path, document=document, what=f"multiscale dataset path (level {j})")
+        for j, ds in enumerate(ms.datasets)
+    ]
+    docs = _level_documents(location, zarr_format, paths, node.consolidated)
+    storage = Storage(location)
     levels = []
-    for ds in ms.datasets:
-        with storage_errors(location.child(ds.path), "read"):
-            try:
-                arr = zarr.open_array(store, path=ds.path, mode="r", zarr_format=zarr_format)
-            except FileNotFoundError:
-                raise ReadError(
-                    f"level {ds.path!r} of {location.url} is missing: the image is incomplete; "
-                    "rewrite it or run 'ngffstore validate'"
-                ) from None
+    for ds, doc in zip(ms.datasets, docs):
+        if doc is None or (isinstance(doc, Node) and doc.is_group):
+            raise ReadError(
+                f"level {ds.path!r} of {location.url} is missing: the image is incomplete; "
+                "rewrite it or run 'ngffstore validate'"
+            )
+        meta = doc.document if isinstance(doc, Node) else doc
+        try:
+            arr = array_from_metadata(storage, ds.path, zarr_format, meta)
+        except NgffStoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unknown codec, malformed metadata
+            raise ReadError(
+                f"cannot use the metadata of level {ds.path!r} of {location.url}: {exc}; "
+                "run 'ngffstore validate'"
+            ) from None
         shards = getattr(arr, "shards", None)
         levels.append(
             LevelSummary(
@@ -143,13 +201,16 @@ def image_info(
     units = {a.name: a.unit for a in ms.axes if a.unit}
     channels = tuple(c.label for c in omero.channels) if omero else ()
     labels: tuple[str, ...] = ()
-    try:
-        _, label_attrs = read_attrs(location.child("labels"))
-        block = label_attrs.get("ome", label_attrs)
-        labels = tuple(str(n) for n in block.get("labels", []))
-    except NgffStoreError:  # no labels group
-        labels = ()
-    size = location.size() if stored_bytes else None
+    label_node = try_read_node(location.child("labels"), zarr_format=zarr_format)
+    if label_node is not None and label_node.is_group:
+        block = label_node.attributes.get("ome", label_node.attributes)
+        names = block.get("labels", []) if isinstance(block, Mapping) else []
+        labels = tuple(str(n) for n in names) if isinstance(names, list) else ()
+    size: int | None = None
+    if stored_bytes:
+        size = recorded_size(attrs)
+        if size is None and location.protocol not in ("http", "https"):
+            size = location.size()  # written by another tool: count it (a listing)
     return ImageSummary(
         url=location.url,
         name=ms.name,

@@ -21,6 +21,24 @@ WORKERS = 16
 NO_INDEX_PROTOCOLS = ("http", "https")
 
 
+def build_hint(root: Any) -> str:
+    """What to do when ``root`` (a :class:`Location` or URL) has no index."""
+    url = getattr(root, "url", str(root))
+    if url.split("://", 1)[0].lower() in NO_INDEX_PROTOCOLS:
+        return (
+            "build it where the collection is written ('ngffstore index FOLDER' or "
+            f"'ngffstore index s3://...') and publish {INDEX_FILE} with it"
+        )
+    return f"build it with 'ngffstore index {url}'"
+
+
+def rebuild_hint(root: Any) -> str:
+    url = getattr(root, "url", str(root))
+    if url.split("://", 1)[0].lower() in NO_INDEX_PROTOCOLS:
+        return "rebuild it where the collection is written ('ngffstore index ... --rebuild') and publish it again"
+    return f"rebuild it with 'ngffstore index {url} --rebuild'"
+
+
 class IndexNotFoundError(StoreNotFoundError):
     """No index at a collection root."""
 
@@ -95,7 +113,7 @@ class IndexStatus:
 
     def to_text(self) -> str:
         if not self.exists:
-            return f"no index at {self.root}: build it with 'ngffstore index {self.root}'"
+            return f"no index at {self.root}: {build_hint(self.root)}"
         text = f"index {self.index_url}: {self.rows} rows, updated {self.updated}"
         if self.pending_changes:
             shown = ", ".join(p or "." for p in self.pending[:5]) + (", …" if len(self.pending) > 5 else "")
@@ -124,7 +142,7 @@ class IndexCheck:
 
     def to_text(self) -> str:
         if not self.exists:
-            return f"no index at {self.root}: build it with 'ngffstore index {self.root}'"
+            return f"no index at {self.root}: {build_hint(self.root)}"
         if self.current:
             return f"the index at {self.root} matches the store" + (
                 f" ({len(self.pending)} journal change(s) to fold in)" if self.pending else ""

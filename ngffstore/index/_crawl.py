@@ -14,16 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import provenance
-from ..errors import NgffStoreError, NotNgffError
-from ..metadata import Metadata, node_kind, read_object
+from ..errors import NotNgffError, ReadError
+from ..image._zarrio import node_gets
+from ..metadata import Metadata, node_kind
 from ..ngff import ome_attrs, parse_image_attrs
-from ..storage import Location, storage_errors, translate_storage_error
-from ..storage import _looks_like_storage as _is_storage
+from ..nodes import Node, try_read_node
+from ..paths import unsafe_reason
+from ..storage import Location, storage_errors
 from ._common import WORKERS
 
 
 class Reader:
-    """Reads objects below a root and counts what it read."""
+    """Reads objects and node documents below a root, and counts what it read.
+
+    Every object is one GET through :meth:`Location.get` (a missing object is whatever the host
+    answers for it); node documents go through the node layer (:func:`read_node`). Listings are
+    only made where the crawl must enumerate a folder that is not an NGFF node.
+    """
 
     def __init__(self, root: Location, workers: int = WORKERS):
         self.root = root
@@ -39,32 +46,16 @@ class Reader:
         parts = [p for p in (self.base, rel, key) if p]
         return "/".join(parts) if self.base or not self.root.is_local else "/" + "/".join(parts)
 
-    def get(self, rel: str, key: str = "") -> bytes | None:
-        with self._lock:
-            self.reads += 1
-        path = self.path(rel, key)
-        try:
-            if self.local:  # plain open(): fsspec's local layer costs more than the read
-                with open(path, "rb") as f:
-                    return f.read()
-            return read_object(self.fs, path)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-        except NgffStoreError:
-            raise
-        except Exception as exc:
-            if isinstance(exc, (OSError, ValueError, RuntimeError)) or _is_storage(exc):
-                raise translate_storage_error(exc, self.root.child(rel, key), "read") from exc
-            raise
+    def location(self, rel: str) -> Location:
+        return self.root.child(rel) if rel else self.root
 
-    def get_json(self, rel: str, key: str) -> Any:
-        raw = self.get(rel, key)
-        if raw is None:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise _Unreadable(f"{rel or '.'}/{key}: not valid JSON") from None
+    def count(self, reads: int) -> None:
+        with self._lock:
+            self.reads += reads
+
+    def get(self, rel: str, key: str = "") -> bytes | None:
+        self.count(1)
+        return self.location(rel).get(key)
 
     def list_dir(self, rel: str, *, refresh: bool = False) -> list[dict[str, Any]]:
         with self._lock:
@@ -107,23 +98,26 @@ def _parent(rel: str, levels: int = 1) -> str | None:
     return rel
 
 
+def _document(reader: Reader, rel: str, zarr_format: int | None) -> Node | None:
+    try:
+        node = try_read_node(reader.location(rel), zarr_format=zarr_format)
+    except ReadError as exc:  # a corrupt document: reported, skipped
+        reader.count(1)
+        raise _Unreadable(f"{rel or '.'}: {exc}") from None
+    reader.count(node_gets(node, zarr_format))
+    return node
+
+
 def read_node(reader: Reader, rel: str, hint: int | None = None, *, strict: bool = False) -> _Node | None:
     """The group (or array) at ``rel``; the ``hint`` format is tried first (only, if ``strict``)."""
-    order = (2, 3) if hint == 2 else (3, 2)
-    for fmt in order[:1] if strict and hint in (2, 3) else order:
-        if fmt == 3:
-            doc = reader.get_json(rel, "zarr.json")
-            if doc is None:
-                continue
-            if not isinstance(doc, dict):
-                raise _Unreadable(f"{rel or '.'}/zarr.json: not a JSON object")
-            if doc.get("node_type") == "array":
-                return _Node(rel, 3, {}, is_array=True)
-            attrs = doc.get("attributes") or {}
-            return _Node(rel, 3, attrs if isinstance(attrs, dict) else {})
-        attrs = reader.get_json(rel, ".zattrs")
-        if attrs is not None:
-            return _Node(rel, 2, attrs if isinstance(attrs, dict) else {})
+    formats: tuple[int | None, ...] = (hint,) if strict and hint in (2, 3) else (2, 3) if hint == 2 else (None,)
+    for fmt in formats:
+        node = _document(reader, rel, fmt)
+        if node is None:
+            continue
+        if not node.is_group:
+            return _Node(rel, node.zarr_format, {}, is_array=True)
+        return _Node(rel, node.zarr_format, dict(node.attributes))
     return None
 
 
@@ -174,7 +168,8 @@ def _roi_counts(block: Mapping[str, Any]) -> tuple[int | None, dict[str, int]]:
 
 
 def _array_meta(reader: Reader, rel: str, fmt: int) -> tuple[list[int] | None, str | None]:
-    meta = reader.get_json(rel, "zarr.json" if fmt == 3 else ".zarray")
+    node = _document(reader, rel, fmt)
+    meta = node.document if node is not None and not node.is_group else None
     if not isinstance(meta, dict):
         return None, None
     shape = meta.get("shape")
@@ -193,15 +188,10 @@ def _array_meta(reader: Reader, rel: str, fmt: int) -> tuple[list[int] | None, s
 
 
 def _label_names(reader: Reader, rel: str, fmt: int) -> list[str]:
-    attrs: Any
-    if fmt == 3:
-        doc = reader.get_json(_join(rel, "labels"), "zarr.json")
-        attrs = doc.get("attributes") if isinstance(doc, dict) else None
-    else:
-        attrs = reader.get_json(_join(rel, "labels"), ".zattrs")
-    if not isinstance(attrs, Mapping):
+    node = _document(reader, _join(rel, "labels"), fmt)
+    if node is None or not node.is_group:
         return []
-    _, ome = ome_attrs(attrs)
+    _, ome = ome_attrs(node.attributes)
     names = ome.get("labels")
     return [str(n) for n in names] if isinstance(names, list) else []
 
@@ -391,7 +381,8 @@ def _field_tasks(well: _Node, ctx: _Context) -> list[Task]:
 
 
 def safe_path(path: Any) -> bool:
-    return isinstance(path, str) and bool(path) and ".." not in path.split("/") and not path.startswith("/")
+    """Whether ``path`` (from a document) names something inside its node (:mod:`ngffstore.paths`)."""
+    return unsafe_reason(path) is None
 
 
 def walk(reader: Reader, tasks: Iterable[Task]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -22,7 +22,6 @@ import pyarrow as pa
 
 from .. import provenance
 from ..errors import NgffStoreError, StorageAccessError, StorageError, StoreNotFoundError
-from ..metadata import read_object
 from ..storage import Location, storage_errors
 from ._common import (
     DEFAULT_GRACE,
@@ -40,6 +39,8 @@ from ._common import (
     IndexStatus,
     IndexUpdateError,
     StaleIndexWarning,
+    build_hint,
+    rebuild_hint,
 )
 from ._crawl import Reader, Task, refresh, safe_path, walk
 from ._schema import concat_tables, drop_prefixes, prune_unused, rows_to_table
@@ -56,10 +57,12 @@ class _Snapshot:
         return set(self.meta.get("applied") or ())
 
 
-def _read_snapshot(reader: Reader) -> _Snapshot | None:
+def _read_snapshot(reader: Reader, raw: bytes | None = None) -> _Snapshot | None:
+    """The index file as stored (``raw``: its bytes, when already fetched)."""
     import pyarrow.parquet as pq
 
-    raw = reader.get("", INDEX_FILE)
+    if raw is None:
+        raw = reader.get("", INDEX_FILE)
     if raw is None:
         return None
     try:
@@ -69,7 +72,7 @@ def _read_snapshot(reader: Reader) -> _Snapshot | None:
     except (pa.ArrowException, ValueError) as exc:
         raise IndexNotFoundError(
             f"{reader.root.child(INDEX_FILE).url} is not a readable index ({exc}); "
-            f"rebuild it with 'ngffstore index {reader.root.url} --rebuild'"
+            + rebuild_hint(reader.root)
         ) from None
     return _Snapshot(table.replace_schema_metadata(None), meta if isinstance(meta, dict) else {})
 
@@ -79,33 +82,33 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
-def _validator(reader: Reader) -> tuple[Any, ...] | None:
-    """What changes whenever the index file is replaced (None: there is no index file)."""
-    path = reader.path("", INDEX_FILE)
-    try:
-        if reader.local:
-            st = os.stat(path)
-            return (st.st_ino, st.st_size, st.st_mtime_ns)
-        with storage_errors(reader.root.child(INDEX_FILE), "read"):
-            info = reader.fs.info(path, refresh=True)
-    except FileNotFoundError:
-        return None
-    etag = info.get("ETag") or info.get("etag")
-    return (etag, info.get("size"), str(info.get("LastModified") or info.get("mtime") or info.get("created")))
-
-
 def _cached_snapshot(reader: Reader) -> _Snapshot | None:
-    """The index, decoded once per process and version (a search then costs a stat or a HEAD)."""
+    """The index, decoded once per process and version of the file.
+
+    Locally the file's identity comes from a stat; elsewhere the file is fetched with one GET
+    (no HEAD, which a static host may not answer like S3) and its version (ETag or digest)
+    tells whether the decoded copy can be reused.
+    """
     key = (reader.root.url, tuple(sorted((k, repr(v)) for k, v in reader.root.storage_options.items())))
-    validator = _validator(reader)
-    if validator is None:
-        return None
+    raw: bytes | None = None
+    if reader.local:
+        try:
+            st = os.stat(reader.path("", INDEX_FILE))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        validator: tuple[Any, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    else:
+        reader.count(1)
+        raw, version = reader.root.get_versioned(INDEX_FILE)
+        if raw is None:
+            return None
+        validator = (version, len(raw))
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] == validator:
             _CACHE.move_to_end(key)
             return hit[1]
-    snapshot = _read_snapshot(reader)
+    snapshot = _read_snapshot(reader, raw)
     # (if the file was replaced meanwhile, the next lookup sees another validator and rereads)
     if snapshot is not None:
         with _CACHE_LOCK:
@@ -158,6 +161,18 @@ def _list_journal(reader: Reader) -> dict[str, str]:
         if name.endswith(".json") and entry.get("type") != "directory":
             out[name] = entry["name"]
     return out
+
+
+def _journal_if_listable(reader: Reader) -> dict[str, str]:
+    """The journal, or nothing where it cannot be listed: over HTTP(S), and on a bucket that
+    allows GET but not LIST (the index is then read as stored)."""
+    if reader.root.protocol in NO_INDEX_PROTOCOLS:
+        return {}
+    try:
+        return _list_journal(reader)
+    except StorageAccessError as exc:
+        log.info("cannot list the index journal at %s (%s); using the index as stored", reader.root.url, exc)
+        return {}
 
 
 def _fragment_age(name: str, now_ns: int) -> float:
@@ -354,15 +369,8 @@ def load_index(
     reader = Reader(root)
     snapshot = _cached_snapshot(reader)
     if snapshot is None:
-        raise IndexNotFoundError(
-            f"no index at {root.url}: build it with 'ngffstore index {root.url}'"
-        )
-    listed: dict[str, str] = {}
-    if root.protocol not in NO_INDEX_PROTOCOLS:
-        try:
-            listed = _list_journal(reader)
-        except StorageAccessError as exc:  # a public bucket may allow GET but not LIST
-            log.info("cannot list the index journal at %s (%s); searching the index as stored", root.url, exc)
+        raise IndexNotFoundError(f"no index at {root.url}: {build_hint(root)}")
+    listed = _journal_if_listable(reader)
     pending_names = sorted(n for n in listed if n not in snapshot.applied)
     table = snapshot.table
     pending: list[tuple[str, int | None]] = []
@@ -397,7 +405,7 @@ def index_status(root_url: Any, *, storage_options: Mapping[str, Any] | None = N
     snapshot = _read_snapshot(reader)
     if snapshot is None:
         return IndexStatus(root=root.url, index_url=root.child(INDEX_FILE).url, exists=False)
-    listed = _list_journal(reader)
+    listed = _journal_if_listable(reader)
     pending = sorted(n for n in listed if n not in snapshot.applied)
     paths = [p for p, _ in _minimal_paths(_read_fragments(reader, pending))]
     return IndexStatus(
@@ -443,13 +451,12 @@ def find_roots(url: Any, *, storage_options: Mapping[str, Any] | None = None) ->
     location = Location.parse(url, storage_options)
     if location.protocol in NO_INDEX_PROTOCOLS:
         return []
-    fs = location.fs
     roots = []
     current = location
     while True:
         try:
-            read_object(fs, current.key(MARKER))
-            roots.append(current)
+            if current.get(MARKER) is not None:
+                roots.append(current)
         except Exception as exc:  # noqa: BLE001 - absent or unreadable: not a root to journal to
             log.debug("no index marker at %s (%s)", current.url, type(exc).__name__)
         parent = current.parent

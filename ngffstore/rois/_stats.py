@@ -4,7 +4,6 @@ no Parquet file is read)."""
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,8 @@ import pandas as pd
 
 from ..errors import NotNgffError
 from ..ngff import ome_attrs, parse_image_attrs
-from ..nodes import read_attrs
+from ..nodes import Node, read_group, try_read_node
+from ..paths import unsafe_reason
 from ..storage import Location, storage_errors
 from ._model import RoisAttrs
 
@@ -97,7 +97,7 @@ def image_statistics(
 ) -> pd.DataFrame:
     """Per-term statistics of one image (see :func:`statistics`)."""
     location = Location.parse(url, storage_options) if not isinstance(url, Location) else url
-    _, attrs = read_attrs(location)
+    attrs = read_group(location).attributes
     return _image_frame(name or location.url, attrs, layer, per_layer)
 
 
@@ -161,21 +161,26 @@ def statistics(
     for url in [urls] if isinstance(urls, str) else list(urls or []):
         loc = Location.parse(url, storage_options)
         targets.append((loc.url, loc))
+    known: dict[str, Mapping[str, Any]] = {}
     if collection is not None:
         root = Location.parse(collection, storage_options)
-        for loc in find_images(root):
+        for node in find_image_nodes(root):
+            loc = node.location
             rel = (
                 loc.path[len(root.path.rstrip("/")) + 1 :]
                 if loc.path.startswith(root.path.rstrip("/") + "/")
                 else loc.url
             )
             targets.append((rel, loc))
+            known[loc.url] = node.attributes  # already read: no second GET
     if not targets:
         return pd.DataFrame(columns=list(COLUMNS))
 
     def one(item: tuple[str, Location]) -> pd.DataFrame:
         name, loc = item
-        _, attrs = read_attrs(loc)
+        attrs = known.get(loc.url)
+        if attrs is None:
+            attrs = read_group(loc).attributes
         return _image_frame(name, attrs, layer, per_layer)
 
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(targets))) as pool:
@@ -216,70 +221,53 @@ def _totals(df: pd.DataFrame, per_layer: bool) -> pd.DataFrame:
 def find_images(root: Location) -> list[Location]:
     """Every image group at or below ``root`` (plates are followed through their wells' fields;
     label images, ``rois`` and hidden folders are skipped)."""
-    fs = root.fs
-    found: list[Location] = []
+    return [node.location for node in find_image_nodes(root)]
 
-    def attrs_of(loc: Location) -> tuple[str, dict[str, Any]] | None:
-        for key in ("zarr.json", ".zattrs"):
-            with storage_errors(loc, "read"):
-                try:
-                    doc = json.loads(fs.cat_file(loc.key(key)))
-                except (FileNotFoundError, NotADirectoryError, ValueError):
-                    continue
-            if key == "zarr.json":
-                if doc.get("node_type") == "array":
-                    return "array", {}
-                return "group", dict(doc.get("attributes") or {})
-            return "group", dict(doc)
-        return None
 
-    def visit(loc: Location, depth: int) -> None:
-        node = attrs_of(loc)
-        if node is not None and node[0] == "array":
+def find_image_nodes(root: Location) -> list[Node]:
+    """The image nodes of :func:`find_images`, as read (one GET per node document, the Zarr
+    format passed down from the first one; a folder is listed only when it is no NGFF node)."""
+    found: list[Node] = []
+
+    def visit(loc: Location, depth: int, fmt: int | None) -> None:
+        node = try_read_node(loc, zarr_format=fmt)
+        if node is not None and not node.is_group:
             return
-        attrs = node[1] if node else {}
+        attrs = node.attributes if node is not None else {}
+        fmt = node.zarr_format if node is not None else fmt
         _, ome = ome_attrs(attrs)
         if isinstance(ome.get("multiscales"), list):
-            if "image-label" not in ome:
-                found.append(loc)
+            if "image-label" not in ome and node is not None:
+                found.append(node)
             return
+        children: list[str] = []
         if isinstance(ome.get("plate"), Mapping):
-            for well in ome["plate"].get("wells") or []:
-                if isinstance(well, Mapping) and _safe(well.get("path")):
-                    visit(loc.child(str(well["path"])), depth + 1)
-            return
-        if isinstance(ome.get("well"), Mapping):
-            for img in ome["well"].get("images") or []:
-                if isinstance(img, Mapping) and _safe(img.get("path")):
-                    visit(loc.child(str(img["path"])), depth + 1)
-            return
-        if depth >= MAX_DEPTH:
-            return
-        with storage_errors(loc, "read"):
-            try:
-                entries = fs.ls(loc.path, detail=True)
-            except (FileNotFoundError, NotADirectoryError):
+            children = [w.get("path") for w in ome["plate"].get("wells") or [] if isinstance(w, Mapping)]
+        elif isinstance(ome.get("well"), Mapping):
+            children = [i.get("path") for i in ome["well"].get("images") or [] if isinstance(i, Mapping)]
+        else:
+            if depth >= MAX_DEPTH:
                 return
-        for e in sorted(entries, key=lambda e: e["name"]):
-            base = posixpath.basename(str(e["name"]).rstrip("/"))
-            if (
-                e.get("type") == "directory"
-                and not base.startswith(".")
-                and base not in ("rois", "labels", "tables")
-            ):
-                visit(loc.child(base), depth + 1)
+            with storage_errors(loc, "read"):
+                try:
+                    entries = loc.fs.ls(loc.path, detail=True)
+                except (FileNotFoundError, NotADirectoryError):
+                    return
+            for e in sorted(entries, key=lambda e: e["name"]):
+                base = posixpath.basename(str(e["name"]).rstrip("/"))
+                if (
+                    e.get("type") == "directory"
+                    and not base.startswith(".")
+                    and base not in ("rois", "labels", "tables")
+                ):
+                    visit(loc.child(base), depth + 1, fmt)
+            return
+        for path in children:
+            if unsafe_reason(path) is None:
+                visit(loc.child(str(path)), depth + 1, fmt)
 
-    visit(root, 0)
+    visit(root, 0, None)
     return found
-
-
-def _safe(path: Any) -> bool:
-    return (
-        isinstance(path, str)
-        and bool(path)
-        and ".." not in path.split("/")
-        and not path.startswith("/")
-    )
 
 
 __all__ = ["find_images", "image_statistics", "statistics"]
