@@ -12,8 +12,15 @@ from ngffstore.storage import Location, storage_errors
 from ._io import file_size, open_binary, resolve, suffix
 from .arrays import open_npy, open_zarr
 from .base import Source
+from .bioio_source import find_plugin, open_bioio
+from .czi import open_czi
+from .openslide_source import detect as detect_openslide
+from .openslide_source import open_openslide
 from .planar import open_planar
 from .tiff import open_tiff
+
+READERS = ("auto", "tifffile", "czi", "openslide", "bioio")
+"""Values of ``open_source(reader=...)``: ``auto`` finds the format; the others force a reader."""
 
 SUPPORTED_SUFFIXES = (
     ".tif",
@@ -27,8 +34,29 @@ SUPPORTED_SUFFIXES = (
     ".jpeg",
     ".npy",
     ".zarr",
+    ".czi",
 )
-"""File name suffixes :func:`open_source` reads (a Zarr array is found by its metadata)."""
+"""File name suffixes :func:`open_source` reads (a Zarr array is found by its metadata); with
+OpenSlide or bioio installed, whatever they read too (``ngffstore formats``)."""
+
+# Suffixes of formats read by an optional reader: the extra (and plugin) that reads them.
+NEEDS_EXTRA = {
+    ".czi": "ngffstore[czi]",
+    ".mrxs": "ngffstore[openslide]",
+    ".vms": "ngffstore[openslide]",
+    ".vmu": "ngffstore[openslide]",
+    ".svslide": "ngffstore[openslide]",
+    ".nd2": "ngffstore[bioio] bioio-nd2",
+    ".lif": "ngffstore[bioio] bioio-lif",
+    ".dv": "ngffstore[bioio] bioio-dv",
+    ".r3d": "ngffstore[bioio] bioio-dv",
+    ".sld": "ngffstore[bioio] bioio-sldy",
+    ".ims": "ngffstore[bioio] bioio-imaris",
+    ".vsi": "ngffstore[bioio] bioio-bioformats",
+    ".lsm": "ngffstore[bioio] bioio-tifffile",
+    ".oib": "ngffstore[bioio] bioio-bioformats",
+    ".oif": "ngffstore[bioio] bioio-bioformats",
+}
 
 _MAGIC = (
     (b"II*\x00", "tiff"),
@@ -38,6 +66,7 @@ _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
     (b"\xff\xd8\xff", "jpeg"),
     (b"\x93NUMPY", "npy"),
+    (b"ZISRAWFILE", "czi"),
 )
 _SUFFIX_FORMATS = {
     ".tif": "tiff",
@@ -52,8 +81,10 @@ _SUFFIX_FORMATS = {
     ".jpeg": "jpeg",
     ".npy": "npy",
     ".zarr": "zarr",
+    ".czi": "czi",
 }
 _FORMAT_NAMES = {
+    "czi": "Zeiss CZI",
     "tiff": "TIFF",
     "png": "PNG",
     "jpeg": "JPEG",
@@ -68,6 +99,7 @@ def open_source(
     series: int | None = None,
     axes: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    reader: str | None = None,
 ) -> Source:
     """Open an input image lazily: a dask array plus what the file says about it.
 
@@ -84,6 +116,11 @@ def open_source(
         transposed to canonical ``tczyx`` order.
     storage_options
         fsspec options for URLs (credentials, endpoint).
+    reader
+        ``auto`` (default): ngffstore's own readers by content (TIFF and whole-slide TIFFs with
+        tifffile, CZI with pylibCZIrw, PNG, JPEG, .npy, Zarr), then OpenSlide, then a bioio
+        plugin that claims the file. ``tifffile``, ``czi``, ``openslide`` or ``bioio`` (or
+        ``bioio:<plugin>``) force one reader.
 
     Returns
     -------
@@ -115,9 +152,16 @@ def open_source(
             )
     if file_size(location) == 0:
         raise InputError(f"{where} is an empty file; re-copy or re-export it")
+    forced = _parse_reader(reader)
+    if forced is not None:
+        return _open_with(forced, location, series=series, axes=axes)
     kind = _sniff(location)
+    if kind is None:
+        return _open_optional(location, series=series, axes=axes)
     if kind == "tiff":
         return open_tiff(location, series=series, axes=axes)
+    if kind == "czi":
+        return open_czi(location, series=series, axes=axes)
     _single_image(series, where)
     if kind == "npy":
         return open_npy(location, axes=axes)
@@ -128,23 +172,68 @@ def _is_zarr(location: Location) -> bool:
     return any(location.exists(key) for key in ("zarr.json", ".zarray", ".zgroup"))
 
 
-def _sniff(location: Location) -> str:
-    """The format from the file's first bytes; a clear error when they match no format."""
+def _parse_reader(reader: str | None) -> str | None:
+    if reader in (None, "auto"):
+        return None
+    if not isinstance(reader, str) or (reader not in READERS and not reader.startswith("bioio:")):
+        raise InputError(f"unknown reader {reader!r}; use one of {', '.join(READERS)} (or bioio:<plugin>)")
+    return reader
+
+
+def _open_with(reader: str, location: Location, *, series: int | None, axes: str | None) -> Source:
+    if reader == "tifffile":
+        return open_tiff(location, series=series, axes=axes)
+    if reader == "czi":
+        return open_czi(location, series=series, axes=axes)
+    if reader == "openslide":
+        source = open_openslide(location, series=series)
+        return source if axes is None else _refuse_axes(location, "OpenSlide")
+    plugin = reader.partition(":")[2] or None
+    return open_bioio(location, series=series, axes=axes, plugin=plugin)
+
+
+def _refuse_axes(location: Location, what: str) -> Source:
+    raise InputError(f"{location.url}: {what} slides are RGB (c, y, x); leave out --axes")
+
+
+def _open_optional(location: Location, *, series: int | None, axes: str | None) -> Source:
+    """A file none of ngffstore's own readers knows: OpenSlide, then a bioio plugin."""
+    if detect_openslide(location) is not None:
+        if axes is not None:
+            _refuse_axes(location, "OpenSlide")
+        return open_openslide(location, series=series)
+    if find_plugin(location) is not None:
+        return open_bioio(location, series=series, axes=axes)
+    ext = suffix(location)
+    expected = _SUFFIX_FORMATS.get(ext)
+    if expected is None:
+        extra = NEEDS_EXTRA.get(ext)
+        if extra is not None:
+            raise InputError(
+                f"{location.url}: no installed reader reads {ext} files; install one with "
+                f"pip install {extra} (ngffstore formats lists what this installation reads)"
+            )
+        raise InputError(
+            f"{location.url}: unsupported format {ext or '(no suffix)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)} files and Zarr arrays, and what "
+            "`ngffstore formats` lists (pip install 'ngffstore[bioio]' with a bioio plugin adds more)"
+        )
+    with open_binary(location) as f, storage_errors(location, "read"):
+        head = f.read(16)
+    raise InputError(
+        f"{location.url} is not a valid {_FORMAT_NAMES[expected]} file (it starts with "
+        f"{head[:8]!r}); check that it was not renamed or damaged"
+    )
+
+
+def _sniff(location: Location) -> str | None:
+    """The format from the file's first bytes (None: none of ngffstore's own formats)."""
     with open_binary(location) as f, storage_errors(location, "read"):
         head = f.read(16)
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
-    expected = _SUFFIX_FORMATS.get(suffix(location))
-    if expected is None:
-        raise InputError(
-            f"{location.url}: unsupported format {suffix(location) or '(no suffix)'!r}; "
-            f"supported: {', '.join(SUPPORTED_SUFFIXES)} files and Zarr arrays"
-        )
-    raise InputError(
-        f"{location.url} is not a valid {_FORMAT_NAMES[expected]} file (it starts with "
-        f"{head[:8]!r}); check that it was not renamed or damaged"
-    )
+    return None
 
 
 def _single_image(series: int | None, where: str) -> None:
