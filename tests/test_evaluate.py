@@ -231,3 +231,235 @@ def test_blockwise_gather_equals_whole_image():
     ov_big = overlaps(big, pred)
     np.testing.assert_array_equal(ov_big.truth_ids, np.unique(big)[1:])
     assert score(ov_big) == score(overlaps(truth, pred))
+
+
+# ---------------------------------------------------------------------------------------------
+# the store: an image, a plate, a collection (the demo collection, small)
+# ---------------------------------------------------------------------------------------------
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    """The demo collection, plus a prediction ``pred`` on the image and on every plate field:
+    the truth with its first object removed, and (in column 3) every other object removed."""
+    from ngffstore.demo import build_demo
+    from ngffstore.image import open_image
+    from ngffstore.labels import open_labels, write_labels
+    from ngffstore.plate import open_plate
+
+    root = tmp_path_factory.mktemp("evaldemo") / "demo"
+    report = build_demo(str(root), size=256, scheduler="synchronous", progress=False)
+
+    def predict(url: str, drop_every_other: bool) -> None:
+        truth = np.asarray(open_labels(url, "nuclei").to_dask(0).compute())
+        pred = truth.copy()
+        ids = np.unique(truth)[1:]
+        drop = ids[::2] if drop_every_other else ids[:1]
+        pred[np.isin(pred, drop)] = 0
+        write_labels(pred, url, "pred", scheduler="synchronous", progress=False)
+
+    predict(report.image, False)
+    plate = open_plate(report.plate)
+    for ref in plate.wells:
+        for image in plate.well(ref.row, ref.column).fields:
+            predict(image.url, ref.column == "3")
+    assert open_image(report.image).labels == ("nuclei", "pred")
+    return root
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path):
+    dest = tmp_path / "demo"
+    shutil.copytree(demo_template, dest)
+    return dest
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def in_memory(url: str, truth: str = "nuclei", pred: str = "pred"):
+    from ngffstore.labels import open_labels
+
+    t = np.asarray(open_labels(url, truth).to_dask(0).compute())
+    p = np.asarray(open_labels(url, pred).to_dask(0).compute())
+    return score(overlaps(t, p))
+
+
+def test_image_labels_stored_with_provenance(demo):
+    import ngffstore
+    from ngffstore.metadata import read_table
+    from ngffstore.provenance import read_provenance
+
+    image = str(demo / "cells.ome.zarr")
+    result = ngffstore.evaluate(image, prediction="labels:pred", truth="labels:nuclei", table=True,
+                                scheduler="synchronous")
+    row = result.table.iloc[0]
+    expected = in_memory(image)
+    for k, v in expected.items():
+        assert row[k] == pytest.approx(v), k
+    assert row["fn"] == 1 and row["fp"] == 0 and row["tp"] == row["truth_objects"] - 1
+    stored = read_table(image, result.table_name)
+    assert len(stored) == 1 and stored["f1"].iloc[0] == pytest.approx(row["f1"])
+    rec = read_provenance(image)[-1].to_dict()
+    assert rec["operation"] == "evaluate"
+    roles = {i["role"]: i for i in rec["inputs"]}
+    assert roles["prediction"]["source"] == "labels:pred" and roles["truth"]["source"] == "labels:nuclei"
+    assert roles["truth"]["path"].endswith("cells.ome.zarr/labels/nuclei")
+    # the same table again needs overwrite, and nothing is written when refused
+    before = snapshot(demo)
+    with pytest.raises(ngffstore.OutputExistsError, match="already has a table"):
+        ngffstore.evaluate(image, prediction="labels:pred", truth="labels:nuclei", table=True)
+    assert snapshot(demo) == before
+
+
+def test_plate_fields_summary_and_heatmap(demo, tmp_path):
+    from PIL import Image
+
+    from ngffstore.evaluation import evaluate
+    from ngffstore.metadata import read_table
+
+    plate = str(demo / "plate.ome.zarr")
+    result = evaluate(plate, prediction="pred", truth="nuclei", table="eval", scheduler="threads")
+    t = result.table
+    assert len(t) == 12 and set(t["well"]) == {f"{r}0{c}" for r in "AB" for c in "123"}
+    for _, row in t.iterrows():
+        assert row["tp"] + row["fn"] == row["truth_objects"] and row["fp"] == 0
+    col3 = t[t["column"] == "3"]["recall"].mean()
+    assert col3 < t[t["column"] != "3"]["recall"].mean()
+    one = t.iloc[5]
+    expected = in_memory(str(demo / "plate.ome.zarr" / one["image"]))
+    assert one["f1"] == pytest.approx(expected["f1"]) and one["map"] == pytest.approx(expected["map"])
+    s = result.summary.iloc[0]
+    assert s["images"] == 12 and s["tp"] == t["tp"].sum() and s["truth_objects"] == t["truth_objects"].sum()
+    assert s["recall"] == pytest.approx(t["tp"].sum() / t["truth_objects"].sum())
+    assert s["mean_f1"] == pytest.approx(t["f1"].mean())
+    assert len(read_table(plate, "eval")) == 12 and len(read_table(plate, "eval-summary")) == 1
+    png = result.plot(tmp_path / "plate.png")
+    with Image.open(png) as im:
+        assert im.size[0] > 150 and len(set(im.getdata())) > 5
+    csv = result.to_csv(tmp_path / "plate.csv")
+    import pandas as pd
+
+    assert len(pd.read_csv(csv)) == 12
+
+
+def test_collection_skips_images_without_both_and_stores_per_image(demo):
+    from ngffstore.evaluation import evaluate
+    from ngffstore.metadata import read_table
+    from ngffstore.labels import remove_labels
+
+    remove_labels(str(demo / "plate.ome.zarr" / "B" / "2" / "1"), "pred")
+    result = evaluate(str(demo), prediction="labels:pred", truth="labels:nuclei", table="ev")
+    assert len(result.table) == 12 and result.skipped == ("plate.ome.zarr/B/2/1",)
+    assert "cells.ome.zarr" in set(result.table["image"])
+    assert len(result.stored) == 12
+    assert len(read_table(str(demo / "plate.ome.zarr" / "A" / "1" / "0"), "ev")) == 1
+
+
+def test_roi_layers_points_and_terms(demo):
+    import shapely
+
+    from ngffstore.evaluation import evaluate
+    from ngffstore.labels import open_labels
+    from ngffstore.rois import write_rois
+
+    image = str(demo / "cells.ome.zarr")
+    # the algorithm layer is the nuclei labels traced as polygons: rasterized back, a perfect match
+    r = evaluate(image, prediction="rois:nuclei", truth="labels:nuclei").table.iloc[0]
+    assert r["f1"] == 1.0 and r["dice"] == 1.0 and r["map"] == 1.0
+    # a layer of points (the label centroids, one moved 20 px away) scored by detection only
+    truth = np.asarray(open_labels(image, "nuclei").to_dask(0).compute())
+    ov = overlaps(truth, truth)
+    pts = [shapely.Point(x, y) for y, x in ov.truth_centroid]
+    pts[0] = shapely.Point(pts[0].x + 20 if pts[0].x < 200 else pts[0].x - 20, pts[0].y)
+    write_rois(image, pts, layer="centres", kind="algorithm", terms="nucleus")
+    r = evaluate(image, prediction="rois:centres", truth="labels:nuclei").table.iloc[0]
+    n = ov.n_truth
+    assert (r["det_tp"], r["det_fp"], r["det_fn"]) == (n - 1, 1, 1)
+    assert np.isnan(r["f1"]) and np.isnan(r["dice"]) and r["count_error"] == 0.0
+    # per term: a layer against itself is perfect for every term
+    res = evaluate(image, prediction="rois:annotations", truth="rois:annotations", per_term=True)
+    assert set(res.table["term"]) == {"", "nucleus", "mitosis", "artifact"}
+    assert (res.table["f1"] == 1.0).all() and (res.table["dice"] == 1.0).all()
+    assert list(res.summary["term"]) == ["", "artifact", "mitosis", "nucleus"]
+
+
+def _edit(path: Path, change) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("case", ["grid", "float", "missing", "ambiguous", "no-terms", "empty", "no-pair"])
+def test_bad_input_one_line_nothing_written(demo, tmp_path, case):
+    from ngffstore.errors import InputError, NgffStoreError, StoreNotFoundError
+    from ngffstore.evaluation import evaluate
+    from ngffstore.rois import write_rois
+
+    image = demo / "cells.ome.zarr"
+    url, pred, truth, kw, error, match = str(image), "labels:pred", "labels:nuclei", {}, InputError, ""
+    if case == "grid":
+        def scale(doc):
+            ds = doc["attributes"]["ome"]["multiscales"][0]["datasets"][0]
+            ds["coordinateTransformations"][0]["scale"] = [s * 2 for s in ds["coordinateTransformations"][0]["scale"]]
+        _edit(image / "labels" / "pred" / "zarr.json", scale)
+        match = "different pixel grids"
+    elif case == "float":
+        _edit(image / "labels" / "pred" / "0" / "zarr.json", lambda d: d.update(data_type="float32", fill_value=0.0))
+        match = "float32 values: labels must be integers"
+    elif case == "missing":
+        pred, error, match = "labels:nope", StoreNotFoundError, "no prediction 'labels:nope'.*it has labels:nuclei"
+    elif case == "ambiguous":
+        pred, match = "nuclei", "both a label image and a ROI layer"
+    elif case == "no-terms":
+        write_rois(str(image), ["POLYGON ((1 1, 9 1, 9 9, 1 9, 1 1))"], layer="plain")
+        pred, truth, kw, match = "rois:plain", "rois:annotations", {"per_term": True}, "layer 'plain' .* has none"
+    elif case == "empty":
+        (tmp_path / "empty").mkdir()
+        url, error, match = str(tmp_path / "empty"), StoreNotFoundError, "nothing to evaluate"
+    elif case == "no-pair":
+        plate = demo / "plate.ome.zarr"
+        url, error, match = str(plate), InputError, "no plate field .* has both"
+        pred = "labels:nope"
+    before = snapshot(demo)
+    with pytest.raises(error, match=match) as info:
+        evaluate(url, prediction=pred, truth=truth, table=True, **kw)
+    assert isinstance(info.value, NgffStoreError) and "\n" not in str(info.value)
+    assert snapshot(demo) == before
+
+
+def test_different_shapes_refused():
+    from ngffstore.errors import InputError
+    from ngffstore.evaluation._sources import Source, check_same_grid
+
+    a = Source("labels", "a", "A", (10, 12), "yx", (1.0, 1.0), (0.0, 0.0))
+    b = Source("labels", "b", "B", (10, 13), "yx", (1.0, 1.0), (0.0, 0.0))
+    with pytest.raises(InputError, match=r"prediction B \(yx 10x13\) and the truth A \(yx 10x12\) have different shapes"):
+        check_same_grid(a, b)
+    check_same_grid(a, a)
+
+
+def test_example_evaluate_demo_plate(demo, tmp_path, capsys):
+    import importlib
+    import sys
+
+    import pandas as pd
+
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    example = importlib.import_module("evaluate_demo_plate")
+    code = example.main([str(demo / "plate.ome.zarr"), "--scheduler", "threads", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "evaluate_demo_plate.csv")
+    assert len(table) == 12 and (table["truth_objects"] > 0).all()
+    assert table["f1"].mean() > 0.8 and table["dice"].mean() > 0.8  # the adaptive threshold finds the nuclei
+    assert os.path.getsize(tmp_path / "evaluate_demo_plate.png") > 500
+    assert example.main([str(demo / "nothere"), "--scheduler", "threads", "--out", str(tmp_path)]) != 0
+    assert "error:" in capsys.readouterr().err
