@@ -169,8 +169,9 @@ def _boundary_edges(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inside & (block != padded[1:-1, :-2]),
     ])
     flat = sides.ravel()
-    ids = np.flatnonzero(flat)
     hw = h * w
+    index_type = np.int32 if 4 * hw < 2**31 else np.int64  # half the memory of the edge arrays
+    ids = np.flatnonzero(flat).astype(index_type)
     s, pix = np.divmod(ids, hw)
     r, c = np.divmod(pix, w)
     s1 = (s + 1) % 4
@@ -183,25 +184,25 @@ def _boundary_edges(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dr, dc = np.clip(qr + _DR[s], 0, h - 1), np.clip(qc + _DC[s], 0, w - 1)
     cand3 = ((s + 3) % 4) * hw + dr * w + dc  # the diagonal pixel's side (turn away)
     succ_id = np.where(ok1, cand1, np.where(ok2, cand2, cand3))
-    return ids, np.searchsorted(ids, succ_id)
+    return ids, np.searchsorted(ids, succ_id).astype(index_type)
 
 
 def _rings(succ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(ring, order)`` of the cycles of the permutation ``succ``: each edge's ring (its
     smallest member) and the edges sorted by ring, then along the ring."""
     n = len(succ)
-    label = np.arange(n)
+    label = np.arange(n, dtype=succ.dtype)
     jump = succ.copy()
     while True:  # pointer jumping: the minimum of each cycle
         label = np.minimum(label, label[jump])
         if np.array_equal(label[succ], label):
             break
         jump = jump[jump]
-    head = label == np.arange(n)
-    pred = np.empty(n, dtype=np.int64)
-    pred[succ] = np.arange(n)
+    head = label == np.arange(n, dtype=succ.dtype)
+    pred = np.empty(n, dtype=succ.dtype)
+    pred[succ] = np.arange(n, dtype=succ.dtype)
     pred[head] = np.flatnonzero(head)
-    dist = (~head).astype(np.int64)
+    dist = (~head).astype(succ.dtype)
     while True:  # list ranking: the distance of every edge from its ring's head
         nxt = pred[pred]
         if np.array_equal(nxt, pred):
@@ -231,9 +232,16 @@ def _block_polygons(block: np.ndarray, y0: int, x0: int) -> dict[int, shapely.Ge
     prev_s[1:] = s[:-1]
     prev_s[starts] = s[lasts]
     corner = s != prev_s  # a vertex where the outline turns (collinear ones are dropped)
-    xs = (c + _SX[s] + x0)[corner].astype(np.float64)
-    ys = (r + _SY[s] + y0)[corner].astype(np.float64)
+    vx, vy = (c + _SX[s])[corner], (r + _SY[s])[corner]
+    xs, ys = (vx + x0).astype(np.float64), (vy + y0).astype(np.float64)
     ring_of_vertex = np.cumsum(first)[corner] - 1
+    # rings through a vertex twice (a region pinched at a corner) are not simple: found here,
+    # made valid below (checking every polygon's validity would cost more than the tracing)
+    per_ring = (h + 1) * (w + 1)
+    key = ring_of_vertex.astype(np.int64) * per_ring + vy.astype(np.int64) * (w + 1) + vx
+    key.sort()
+    pinched = np.zeros(len(starts), dtype=bool)
+    pinched[np.unique(key[1:][key[1:] == key[:-1]] // per_ring)] = True
     rings = shapely.linearrings(np.column_stack([xs, ys]), indices=ring_of_vertex)
     # each ring's value and a point strictly inside the pixel it bounds
     value = block[r[starts], c[starts]]
@@ -253,14 +261,16 @@ def _block_polygons(block: np.ndarray, y0: int, x0: int) -> dict[int, shapely.Ge
         keep = np.ones(len(hole_i), dtype=bool)
         keep[1:] = hole_i[1:] != hole_i[:-1]  # the smallest shell holding the hole
         by_shell: dict[int, list[Any]] = {}
+        bad_shell = pinched[shells]
         for hi, sj in zip(hole_i[keep], shell_j[keep]):
             by_shell.setdefault(int(sj), []).append(rings[holes[hi]])
+            bad_shell[sj] |= pinched[holes[hi]]
         for sj, hole_rings in by_shell.items():
             polygons[sj] = shapely.Polygon(rings[shells[sj]], holes=hole_rings)
-    # a shell that touches itself at a vertex (a hole pinched against the outside) is made valid
-    bad = ~shapely.is_valid(polygons)
-    if bad.any():
-        polygons[bad] = shapely.make_valid(polygons[bad])
+    else:
+        bad_shell = pinched[shells]
+    if bad_shell.any():
+        polygons[bad_shell] = shapely.make_valid(polygons[bad_shell])
     parts, owner = shapely.get_parts(polygons, return_index=True)
     parts_polygonal = shapely.get_type_id(parts) == 3
     parts, owner = parts[parts_polygonal], owner[parts_polygonal]
