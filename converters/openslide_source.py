@@ -67,7 +67,7 @@ def open_openslide(location: Location, *, series: int | None = None) -> Source:
         raise
     except Exception as exc:
         raise InputError(f"cannot read {where} with OpenSlide: {short(exc)}; the slide is damaged or incomplete") from exc
-    array = SlideArray(location, (3, height, width))
+    array = SlideArray(location, (3, height, width), np.uint8)
     data = array.to_dask((3, min(_REGION, height), min(_REGION, width)))
     scale = {}
     for axis in ("x", "y"):
