@@ -18,6 +18,9 @@ from ._metrics import Overlaps, from_pixels
 #: One block's counts: (truth ids, prediction ids, pixel counts, coordinate sums (n, ndim)).
 Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
+#: Below this many possible (truth, prediction) id pairs a block counts them with one bincount.
+DENSE_BINS = 1 << 21
+
 #: How many block tables one merge task sums.
 MERGE_FAN_IN = 16
 
@@ -43,12 +46,19 @@ def count_block(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int] = ())
         return _empty(ndim)
     tv = truth[where].astype(np.int64, copy=False)
     pv = pred[where].astype(np.int64, copy=False)
-    small = (
-        tv.min() >= 0 and pv.min() >= 0 and tv.max() < 2**31 and pv.max() < 2**32
-    )
-    if small:
-        key = (tv << 32) | pv
-        uniq, inv, n = np.unique(key, return_inverse=True, return_counts=True)
+    tmin, tmax, pmin, pmax = tv.min(), tv.max(), pv.min(), pv.max()
+    sums: np.ndarray
+    if tmin >= 0 and pmin >= 0 and (tmax + 1) * (pmax + 1) <= DENSE_BINS:
+        # small ids (the usual label image): count every possible pair, no sort
+        key = tv * (pmax + 1) + pv
+        n = np.bincount(key, minlength=(tmax + 1) * (pmax + 1))
+        hit = np.flatnonzero(n)
+        sums = np.empty((len(hit), ndim))
+        for d in range(ndim):
+            sums[:, d] = np.bincount(key, weights=where[d])[hit] + float(offset[d]) * n[hit]
+        return hit // (pmax + 1), hit % (pmax + 1), n[hit].astype(np.int64), sums
+    if tmin >= 0 and pmin >= 0 and tmax < 2**31 and pmax < 2**32:
+        uniq, inv, n = np.unique((tv << 32) | pv, return_inverse=True, return_counts=True)
         t_out, p_out = uniq >> 32, uniq & 0xFFFFFFFF
     else:
         tu, ti = np.unique(tv, return_inverse=True)

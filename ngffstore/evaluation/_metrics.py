@@ -143,8 +143,8 @@ def match(
     pair_truth = np.asarray(pair_truth, dtype=np.int64)
     pair_pred = np.asarray(pair_pred, dtype=np.int64)
     score = np.asarray(score, dtype=np.float64)
-    if len(score) == 0:
-        return pair_truth, pair_pred, score
+    if len(score) == 0 or (_distinct(pair_truth) and _distinct(pair_pred)):
+        return pair_truth, pair_pred, score  # no object in two candidate pairs: all match
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -175,6 +175,10 @@ def match(
         keep.append(chosen[chosen >= 0])
     sel = np.sort(np.concatenate(keep))
     return pair_truth[sel], pair_pred[sel], score[sel]
+
+
+def _distinct(values: np.ndarray) -> bool:
+    return len(values) < 2 or bool((np.diff(np.sort(values)) != 0).all())
 
 
 def _ratio(num: float, den: float, both_empty: bool) -> float:
