@@ -34,7 +34,7 @@ from .. import index, parallel, provenance
 from ..errors import InputError, NgffStoreError
 from ..image import write as image_write
 from ..ngff import SUPPORTED_VERSIONS, ome_attrs, wrap_ome
-from ..nodes import read_attrs, write_group_attrs
+from ..nodes import read_attrs, write_group, write_group_attrs
 from ..storage import Location, storage_errors
 from .inputs import PlateInput, PlateInputError, as_plate_input
 from .names import (
@@ -52,7 +52,7 @@ from .resolve import ResolvedField, assign_paths, resolve
 log = logging.getLogger("ngffstore")
 
 METADATA_CONCURRENCY = 32
-_NOT_FIELD_OPTIONS = {"data", "url", "storage_options", "overwrite", "scheduler", "progress", "axes", "name"}
+_NOT_FIELD_OPTIONS = {"data", "url", "storage_options", "overwrite", "scheduler", "progress", "axes", "name", "_known_empty"}
 
 
 FIELD_OPTIONS = frozenset(inspect.signature(image_write.write_image).parameters) - _NOT_FIELD_OPTIONS
@@ -142,7 +142,8 @@ def plate_attrs(
             pairs.append(pair)
     if not pairs:
         raise InputError("a plate needs at least one well")
-    inferred = infer_layout(pairs)
+    probe = [("A" if rows is not None else r, "1" if columns is not None else c) for r, c in pairs]
+    inferred = infer_layout(probe) if rows is None or columns is None else ([], [])  # only what is not given
     row_names = parse_names(rows, "row") if rows is not None else inferred[0]
     column_names = parse_names(columns, "column") if columns is not None else inferred[1]
     for n in row_names:
@@ -327,9 +328,11 @@ def _write_field(job: _FieldJob) -> Any:
     if job.resume and _is_complete(job.location):
         return None
     try:
+        # a fresh plate is empty below: the field skips its destination GETs, and the plate
+        # journals itself for the index once, after the last field
         return image_write.write_image(
             job.source, job.location, scheduler=job.scheduler, progress=False, overwrite=False,
-            stored_bytes=False, **job.options,
+            stored_bytes=False, _known_empty=not job.resume, **job.options,
         )
     except NgffStoreError as exc:
         try:
