@@ -38,7 +38,7 @@ def installed_plugins() -> dict[str, list[str]]:
         try:
             metadata = entry.load().ReaderMetadata
             out[entry.name] = sorted(metadata.get_supported_extensions())
-        except Exception:  # a broken plugin is not listed
+        except Exception:  # noqa: BLE001, S112  # a broken plugin is not listed
             continue
     return out
 
@@ -51,7 +51,7 @@ def find_plugin(location: Location) -> str | None:
 
     try:
         entry = BioImage.determine_plugin(_path(location), fs_kwargs=dict(location.storage_options))
-    except Exception:  # bioio raises UnsupportedFileFormatError (or a plugin's own error)
+    except Exception:  # noqa: BLE001  # UnsupportedFileFormatError, or a plugin's own error
         return None
     return str(entry.entrypoint.name)
 
@@ -97,7 +97,7 @@ def open_bioio(
     letters = order.lower()
     colors: list[str | None] | None = None
     if "s" in letters:  # RGB samples: channels when there is one channel
-        c, s = letters.index("c"), letters.index("s")
+        c = letters.index("c")
         if data.shape[c] != 1:
             raise InputError(f"{where}: {data.shape[c]} channels of RGB samples are not supported")
         data = data[tuple(0 if i == c else slice(None) for i in range(data.ndim))]

@@ -40,7 +40,7 @@ def detect(location: Location) -> str | None:
         import openslide
 
         return openslide.OpenSlide.detect_format(location.path)
-    except Exception:
+    except Exception:  # noqa: BLE001  # OpenSlide raises several types for files it does not know
         return None
 
 

@@ -133,7 +133,7 @@ def _svs(description: str, slide: Slide) -> None:
 def _ndpi(page: Any, slide: Slide) -> None:
     try:
         tags = page.ndpi_tags or {}
-    except Exception:
+    except Exception:  # noqa: BLE001  # tifffile raises KeyError etc. for incomplete NDPI tags
         tags = {}
     for key, name in _NDPI_KEYS.items():
         value = tags.get(key)

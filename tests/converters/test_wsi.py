@@ -46,7 +46,7 @@ def write_svs(
         f"|AppMag = 20|StripeWidth = 2040|ScanScope ID = SS1234|Filename = slide1"
         f"|Date = 03/12/24|Time = 10:11:12|MPP = {MPP}"
     )
-    common = dict(photometric="rgb", metadata=None)
+    common = {"photometric": "rgb", "metadata": None}
     with tifffile.TiffWriter(path) as t:
         t.write(level0, tile=(256, 256), compression=compression, description=desc, **common)
         thumb = level0[::8, ::8]
@@ -113,7 +113,7 @@ def test_svs_source(svs) -> None:
 
 
 def test_svs_cli_stores_pixels_sizes_windows_attachments(svs, tmp_path: Path, capsys) -> None:
-    path, level0, label, macro = svs
+    path, _, label, _ = svs
     out = tmp_path / "slide.ome.zarr"
     code = main(["convert", str(path), str(out), "--min-size", "128"])
     assert code == 0, capsys.readouterr().err
