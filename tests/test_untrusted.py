@@ -383,3 +383,77 @@ def test_bomb_in_a_plate_field(tmp_path, ones_member, capsys):
 
 def test_errors_are_typed():
     assert issubclass(UnsafePathError, NgffStoreError)
+
+
+# -- credentials never reach the store, provenance, logs or messages -----------------------------
+
+
+def _objects(server, bucket: str) -> dict[str, bytes]:
+    import fsspec
+
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **server.storage_options)
+    return {key: fs.cat_file(key) for key in fs.find(bucket)}
+
+
+def _assert_no_secret(server, bucket: str, printed: str) -> None:
+    key, secret = server.credentials
+    objects = _objects(server, bucket)
+    assert any(k.endswith("zarr.json") for k in objects)
+    assert any(k.endswith(".parquet") for k in objects), sorted(objects)
+    for name, body in objects.items():
+        for word in (key, secret):
+            assert word.encode() not in body, f"{word[:4]}... stored in {name}"
+    for word in (key, secret):
+        assert word not in printed
+
+
+def test_credentials_from_storage_options_are_not_stored(s3_server, s3_bucket, s3_options, caplog, capsys):
+    import logging
+
+    import pandas as pd
+
+    from ngffstore import write_image, write_metadata, write_rois
+    from ngffstore.image import open_image
+
+    caplog.set_level(logging.DEBUG, logger="ngffstore")
+    url = f"s3://{s3_bucket}/api/img.zarr"
+    write_image(np.ones((64, 48), np.uint8), url, axes="yx", storage_options=s3_options, progress=False)
+    write_metadata(url, key_values={"strain": "BY4741"}, tags=["good"], storage_options=s3_options)
+    rois = pd.DataFrame({"geometry": [shapely_box(2, 2, 10, 10)], "terms": [["cell"]]})
+    write_rois(url, rois, layer="manual", storage_options=s3_options)
+    image = open_image(url, storage_options=s3_options)
+    text = repr(image) + json.dumps(image.provenance) + repr(image.location) + str(image.__getstate__())
+    bad = {**s3_options, "secret": "wrong-" + s3_server.credentials.secret}
+    with pytest.raises(NgffStoreError) as info:
+        open_image(url, storage_options=bad)
+    out, err = capsys.readouterr()
+    printed = "\n".join([out, err, caplog.text, text, str(info.value)])
+    _assert_no_secret(s3_server, s3_bucket, printed.replace(bad["secret"], "<bad>"))
+
+
+def test_credentials_from_the_environment_are_not_stored(s3_server, s3_bucket, s3_env, capsys, tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", np.arange(64 * 48, dtype=np.uint16).reshape(64, 48))
+    (tmp_path / "rois.wkt").write_text("POLYGON ((2 2, 10 2, 10 10, 2 10, 2 2))\n")
+    url = f"s3://{s3_bucket}/cli/img.zarr"
+    printed = []
+    for argv in (
+        ("convert", tmp_path / "in.tif", url),
+        ("meta", "set", url, "strain=BY4741"),
+        ("rois", "import", url, tmp_path / "rois.wkt", "--layer", "manual"),
+        ("info", url),
+        ("provenance", url),
+        ("window", f"s3://{s3_bucket}/cli/missing.zarr", "--x", 0, "--y", 0, "--width", 1, "--height", 1,
+         "-o", tmp_path / "w.npy"),
+    ):
+        code, out, err = run(capsys, *argv)
+        printed += [out, err]
+        assert code == 0 or argv[0] == "window", err
+    _assert_no_secret(s3_server, s3_bucket, "\n".join(printed))
+
+
+def shapely_box(*args: float) -> Any:
+    import shapely
+
+    return shapely.box(*args)
