@@ -1,15 +1,21 @@
-"""Writing whole chunks of a zarr array by encoding them directly.
+"""Writing whole chunks of a zarr array: encoded here, stored as objects, sizes reported.
 
-The pyramid engine writes regions aligned on the chunk grid, so every chunk is written whole and
-once. For plain arrays — zarr 3 with the ``bytes`` codec and at most one compressor (zstd, blosc,
-gzip), or zarr 2 with a compressor and no filters — a chunk's stored object is just the
-compressor applied to its C-order bytes (edge chunks padded with the fill value). Encoding that
-with numcodecs and putting the bytes in the store skips zarr's per-chunk machinery (an event-loop
-round trip, a thread hand-off and a full comparison against the fill value for every chunk),
-which costs as much as the compression of a small chunk. Chunks equal to the fill value are not
-stored, as zarr does by default.
+The pyramid engine writes regions aligned on the chunk grid (the shard grid of a sharded array),
+so every stored object is written whole and once. For plain arrays — zarr 3 with the ``bytes``
+codec and at most one compressor (zstd, blosc, gzip), or zarr 2 with a compressor and no filters
+— an object is just the compressor applied to the chunk's C-order bytes (edge chunks padded with
+the fill value), encoded with numcodecs: this skips zarr's per-chunk machinery (an event-loop
+round trip, a thread hand-off and a full comparison against the fill value for every chunk).
+Any other codec chain (sharding, transpose, filters, checksums) is encoded by the array's own
+zarr codec pipeline, without its storage layer. Either way the bytes are put here:
 
-Arrays with any other codec chain (sharding, transpose, filters, checksums) are written by zarr.
+* locally, atomically and durably: a temporary file in the chunk's folder, ``fdatasync``, then
+  ``os.replace`` — a reader (or a resumed run) never finds a half-written chunk; the folders
+  are synced by :meth:`ChunkWriter.sync` before a block's marker is written;
+* on object storage, one PUT per object (a PUT is atomic), several at once.
+
+Objects equal to the fill value are not stored, as zarr does by default. :meth:`ChunkWriter.write`
+returns the size of every object it stored, which resume markers and ``stored_bytes`` record.
 The tests read what this module writes back through zarr and compare it with zarr's own writes.
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +32,10 @@ import numpy as np
 from .storage import Location
 
 _BATCH_BYTES = 64 * 2**20  # object stores: put encoded chunks concurrently, at most this much at once
+
+#: Make local chunk files durable (``fdatasync`` per file, then a sync of their folders) before a
+#: block's marker says they are written. Only benchmarks turn it off, to measure what it costs.
+DURABLE = True
 
 
 def _numcodec_v3(codec: Any) -> Any:
@@ -50,72 +61,97 @@ def _numcodec_v3(codec: Any) -> Any:
     return None
 
 
-class ChunkWriter:
-    """Stores whole chunks of one array: encoded with numcodecs, put as objects."""
+def _fast_encoding(array: Any) -> tuple[np.dtype, Any] | None:
+    """``(stored dtype, numcodecs compressor or None)`` when numcodecs alone encodes a chunk."""
+    meta = array.metadata
+    if meta.zarr_format == 3:
+        codecs = list(meta.codecs)
+        if not codecs or type(codecs[0]).__name__ != "BytesCodec" or len(codecs) > 2:
+            return None
+        dtype = np.dtype(array.dtype)
+        endian = codecs[0].to_dict().get("configuration", {}).get("endian")
+        if dtype.itemsize > 1 and endian in ("little", "big"):
+            dtype = dtype.newbyteorder("<" if endian == "little" else ">")
+        compressor = None
+        if len(codecs) == 2:
+            compressor = _numcodec_v3(codecs[1])
+            if compressor is None:
+                return None
+    else:
+        if meta.filters or meta.order != "C":
+            return None
+        dtype = np.dtype(meta.dtype.to_native_dtype())
+        compressor = meta.compressor
+    if dtype.hasobject or dtype.kind in "SUV":
+        return None
+    return dtype, compressor
 
-    def __init__(
-        self,
-        *,
-        location: Location,
-        path: str,
-        array: Any,
-        stored_dtype: np.dtype,
-        compressor: Any,
-    ) -> None:
+
+class ChunkWriter:
+    """Stores whole chunks (shards, for a sharded array) of one array and reports their sizes."""
+
+    def __init__(self, *, location: Location, path: str, array: Any) -> None:
         self.location = location
         self.path = path
+        self.array = array
         self.shape = tuple(array.shape)
-        self.chunks = tuple(array.chunks)
-        self.encode_key = array.metadata.encode_chunk_key
-        self.stored_dtype = stored_dtype
-        self.compressor = compressor
+        meta = array.metadata
+        # the stored object's grid: the shard grid of a sharded array, else the chunk grid
+        self.chunks = tuple(meta.chunk_grid.chunk_shape) if meta.zarr_format == 3 else tuple(meta.chunks)
+        self.encode_key = meta.encode_chunk_key
         self.fill_value = np.asarray(array.fill_value, dtype=array.dtype)
+        fast = _fast_encoding(array)
+        self.fast = fast is not None
+        self.stored_dtype, self.compressor = fast if fast is not None else (np.dtype(array.dtype), None)
         self._dirs: set[str] = set()
+        self._written_dirs: set[str] = set()
 
     @classmethod
-    def for_array(cls, location: Location, path: str, array: Any) -> ChunkWriter | None:
-        """A writer for ``array`` (at ``path`` below ``location``), or ``None`` when zarr must write it."""
-        meta = array.metadata
-        if meta.zarr_format == 3:
-            codecs = list(meta.codecs)
-            if not codecs or type(codecs[0]).__name__ != "BytesCodec" or len(codecs) > 2:
-                return None
-            dtype = np.dtype(array.dtype)
-            endian = codecs[0].to_dict().get("configuration", {}).get("endian")
-            if dtype.itemsize > 1 and endian in ("little", "big"):
-                dtype = dtype.newbyteorder("<" if endian == "little" else ">")
-            compressor = None
-            if len(codecs) == 2:
-                compressor = _numcodec_v3(codecs[1])
-                if compressor is None:
-                    return None
-        else:
-            if meta.filters or meta.order != "C":
-                return None
-            dtype = np.dtype(meta.dtype.to_native_dtype())
-            compressor = meta.compressor
-        if dtype.hasobject or dtype.kind in "SUV":
-            return None
-        return cls(location=location, path=path, array=array, stored_dtype=dtype, compressor=compressor)
+    def for_array(cls, location: Location, path: str, array: Any) -> ChunkWriter:
+        """A writer for ``array`` (a zarr array, at ``path`` below ``location``)."""
+        return cls(location=location, path=path, array=array)
 
-    def encode(self, chunk: np.ndarray) -> bytes | None:
-        """The stored bytes of one chunk (already full-size), or ``None`` if it equals the fill value."""
+    def _is_fill(self, chunk: np.ndarray) -> bool:
         fill = self.fill_value
-        if chunk.flat[0] == fill and (not chunk.any() if fill == 0 else bool(np.all(chunk == fill))):
-            return None
-        chunk = np.ascontiguousarray(chunk, dtype=self.stored_dtype)
-        if self.compressor is None:
-            return chunk.tobytes()
-        return bytes(self.compressor.encode(chunk))
+        if chunk.flat[0] != fill:
+            return False
+        return not chunk.any() if fill == 0 else bool(np.all(chunk == fill))
 
-    def write(self, start: Sequence[int], data: np.ndarray) -> None:
-        """Store ``data`` at ``start``, a corner on the chunk grid; ``data`` ends on it or at the edge."""
+    def encode(self, chunk: np.ndarray, coords: Sequence[int] = ()) -> bytes | None:
+        """The stored bytes of one chunk (already full-size), or ``None`` if it equals the fill value."""
+        if self._is_fill(chunk):
+            return None
+        if self.fast:
+            chunk = np.ascontiguousarray(chunk, dtype=self.stored_dtype)
+            if self.compressor is None:
+                return chunk.tobytes()
+            return bytes(self.compressor.encode(chunk))
+        return self._encode_with_zarr(chunk, tuple(coords) or (0,) * chunk.ndim)
+
+    def _encode_with_zarr(self, chunk: np.ndarray, coords: tuple[int, ...]) -> bytes | None:
+        from zarr.core.buffer import default_buffer_prototype
+        from zarr.core.buffer.cpu import NDBuffer
+        from zarr.core.sync import sync
+
+        async_array = self.array._async_array
+        spec = async_array.metadata.get_chunk_spec(coords, async_array.config, default_buffer_prototype())
+        (out,) = sync(async_array.codec_pipeline.encode([(NDBuffer.from_ndarray_like(chunk), spec)]))
+        return None if out is None else out.to_bytes()
+
+    def write(self, start: Sequence[int], data: np.ndarray) -> dict[str, int]:
+        """Store ``data`` at ``start``, a corner on the chunk grid; ``data`` ends on it or at the edge.
+
+        ``data`` may reach past the array's shape (a level one pixel smaller than the pyramid
+        computed, see ``LevelSpec.stored_shape``): objects entirely outside are not stored.
+        Returns ``{key below the location: size}`` of every object stored.
+        """
         for s, c, n, size in zip(start, self.chunks, data.shape, self.shape):
-            if s % c or ((s + n) % c and s + n != size):
+            if s % c or ((s + n) % c and s + n < size):
                 raise ValueError(f"region at {tuple(start)} of shape {data.shape} is not aligned on chunks {self.chunks}")
         first = [s // c for s, c in zip(start, self.chunks)]
-        counts = [-(-n // c) for n, c in zip(data.shape, self.chunks)]
+        counts = [-(-min(n, max(0, size - s)) // c) for s, n, c, size in zip(start, data.shape, self.chunks, self.shape)]
         batch: dict[str, bytes] = {}
+        sizes: dict[str, int] = {}
         pending = 0
         for offset in itertools.product(*(range(n) for n in counts)):
             sel = tuple(slice(o * c, (o + 1) * c) for o, c in zip(offset, self.chunks))
@@ -124,31 +160,62 @@ class ChunkWriter:
                 full = np.full(self.chunks, self.fill_value, dtype=data.dtype)
                 full[tuple(slice(0, n) for n in chunk.shape)] = chunk
                 chunk = full
-            payload = self.encode(chunk)
+            coords = tuple(f + o for f, o in zip(first, offset))
+            payload = self.encode(chunk, coords)
             if payload is None:
                 continue
-            key = f"{self.path}/{self.encode_key(tuple(f + o for f, o in zip(first, offset)))}"
+            key = f"{self.path}/{self.encode_key(coords)}"
+            sizes[key] = len(payload)
             if self.location.is_local:
                 self._put_local(key, payload)
                 continue
             batch[self.location.key(key)] = payload
             pending += len(payload)
             if pending >= _BATCH_BYTES:
-                self.location.fs.pipe(batch)
+                self._pipe(batch)
                 batch, pending = {}, 0
         if batch:
-            self.location.fs.pipe(batch)
+            self._pipe(batch)
+        return sizes
+
+    def _pipe(self, batch: dict[str, bytes]) -> None:
+        """One PUT per object, concurrently (no listing, no probe)."""
+        fs = self.location.fs
+        fs.pipe(batch)
+        # pipe invalidates the listing cache of every key's folder itself
 
     def _put_local(self, key: str, payload: bytes) -> None:
         target = os.path.join(self.location.path, *key.split("/"))
-        self._make_folder(os.path.dirname(target))
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        folder = os.path.dirname(target)
+        self._make_folder(folder)
+        tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view):]
-        finally:
+            if DURABLE:
+                os.fdatasync(fd)
+        except BaseException:
             os.close(fd)
+            os.remove(tmp)
+            raise
+        os.close(fd)
+        os.replace(tmp, target)
+        self._written_dirs.add(folder)
+
+    def sync(self) -> None:
+        """Make the renames of the chunk files written so far durable (one fsync per folder)."""
+        if not DURABLE:
+            self._written_dirs.clear()
+            return
+        for folder in self._written_dirs:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._written_dirs.clear()
 
     def _make_folder(self, folder: str) -> None:
         """``os.makedirs(folder, exist_ok=True)``, one ``mkdir`` when the parent is known to exist.

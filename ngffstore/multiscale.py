@@ -7,8 +7,18 @@ Blocks are aligned on the chunk (or shard) grid of every level they write: tasks
 chunk, so they run in parallel without locks, and block borders leave no seams. Block size is
 bounded by ``memory_target``, so peak memory does not grow with the image.
 
-Resuming: each finished block leaves a marker under ``.ngffstore-progress/``; a rerun with the
-same fingerprint skips marked blocks. The markers are removed once the node is complete.
+Arrays are created by writing their metadata documents (built with zarr's own metadata models in
+memory) with one PUT each; chunks are encoded and stored by :mod:`ngffstore.chunkio`. Nothing on
+this path probes the destination or lists it.
+
+Resuming: when a write has more than one block, each finished block leaves a marker
+``.ngffstore-progress/<run>/<pass>-<block>.json`` listing the objects the block stored and their
+sizes, written only after those objects are durable. A rerun with the same fingerprint (which
+covers everything that decides which object holds which bytes: levels, chunks, shards, codecs,
+method, the block plan and the input's identity) reads the markers of its blocks (one GET each),
+checks the sizes of the objects they list (``os.stat`` locally; one LIST per level prefix page on
+object storage) and rewrites every block whose marker is missing, unreadable or does not match.
+The markers are removed once the node is complete.
 """
 
 from __future__ import annotations
@@ -17,9 +27,12 @@ import functools
 import itertools
 import json
 import math
+import os
+import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dask
@@ -30,7 +43,7 @@ from . import parallel
 from .chunkio import ChunkWriter
 from .codecs import Compression
 from .pyramid import downsample, level_shapes
-from .storage import Location, storage_errors
+from .storage import Location, dump_json, storage_errors
 
 PROGRESS_DIR = ".ngffstore-progress"
 DEFAULT_MEMORY_TARGET = 32 * 2**20
@@ -62,6 +75,7 @@ class PyramidSpec:
     zarr_format: int
     method: str
     fill_value: Any = 0
+    dimension_names: tuple[str, ...] | None = None
 
     @classmethod
     def build(
@@ -98,11 +112,27 @@ class PyramidSpec:
             method=method,
         )
 
-    def fingerprint(self, extra: Any = None) -> str:
+    def with_paths(self, paths: Sequence[str]) -> PyramidSpec:
+        """The same pyramid with its level arrays at ``paths``."""
+        return replace(self, levels=tuple(replace(lv, path=p) for lv, p in zip(self.levels, paths)))
+
+    def fingerprint(self, extra: Any = None, *, memory_target: int | None = None) -> str:
+        """A digest of everything that decides which stored object holds which bytes.
+
+        Level paths are left out (a resumed run reuses the paths recorded by the first), the
+        block plan of ``memory_target`` is in, and ``extra`` carries the input's identity.
+        """
         import hashlib
 
+        plan = None
+        if memory_target is not None:
+            plan = [(p.first, p.last, p.block) for p in plan_passes(self, memory_target)]
         doc = {
-            "levels": [(lv.path, lv.shape, lv.chunks, lv.shards) for lv in self.levels],
+            "levels": [(lv.shape, lv.chunks, lv.shards) for lv in self.levels],
+            "factors": self.factors,
+            "fill_value": self.fill_value,
+            "dimension_names": self.dimension_names,
+            "plan": plan,
             "dtype": self.dtype,
             "axes": self.axes,
             "compression": str(self.compression),
@@ -187,55 +217,96 @@ def _grow(
     return tuple(out)
 
 
-# -- array creation --------------------------------------------------------------------------
+# -- array documents -------------------------------------------------------------------------
 
 
-def create_arrays(
-    location: Location,
-    spec: PyramidSpec,
-    *,
-    dimension_names: Sequence[str] | None = None,
-    only_missing: bool = False,
-) -> None:
-    """Create (or recreate) every level array of ``spec`` below ``location``, with no data.
-
-    With ``only_missing`` (resuming), arrays that already exist are kept with their chunks.
-    """
+@functools.lru_cache(maxsize=256)
+def _documents(key: str) -> tuple[tuple[str, bytes], ...]:
+    """The metadata documents of one array, built by zarr in a memory store (no I/O)."""
     import zarr
+    from zarr.storage import MemoryStore
 
-    store = location.zarr_store()
-    meta = "zarr.json" if spec.zarr_format == 3 else ".zarray"
-    with storage_errors(location, "write"):
-        for lv in spec.levels:
-            if only_missing and location.exists(f"{lv.path}/{meta}"):
-                continue
-            kwargs: dict[str, Any] = {}
-            if spec.zarr_format == 2:
-                kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-            else:
-                kwargs["dimension_names"] = list(dimension_names or spec.axes)
-                if lv.shards is not None:
-                    kwargs["shards"] = lv.shards
-            zarr.create_array(
-                store,
-                name=lv.path,
-                shape=lv.shape,
-                dtype=np.dtype(spec.dtype),
-                chunks=lv.chunks,
-                compressors=spec.compression.zarr_compressors(spec.zarr_format, np.dtype(spec.dtype).itemsize),
-                fill_value=spec.fill_value,
-                zarr_format=spec.zarr_format,
-                overwrite=True,
-                **kwargs,
-            )
+    doc = json.loads(key)
+    comp = Compression(doc["compression"][0], doc["compression"][1])
+    dtype = np.dtype(doc["dtype"])
+    kwargs: dict[str, Any] = {}
+    if doc["zarr_format"] == 2:
+        kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
+    else:
+        kwargs["dimension_names"] = doc["dimension_names"]
+        if doc["shards"] is not None:
+            kwargs["shards"] = tuple(doc["shards"])
+    store = MemoryStore()
+    zarr.create_array(
+        store, name="a", shape=tuple(doc["shape"]), dtype=dtype, chunks=tuple(doc["chunks"]),
+        compressors=comp.zarr_compressors(doc["zarr_format"], dtype.itemsize),
+        fill_value=doc["fill_value"], zarr_format=doc["zarr_format"], **kwargs,
+    )
+    out = []
+    for name, buffer in sorted(store._store_dict.items()):
+        if name.startswith("a/"):
+            out.append((name[2:], buffer.to_bytes()))
+    return tuple(out)
+
+
+def array_documents(spec: PyramidSpec, level: int, shape: Sequence[int] | None = None) -> dict[str, bytes]:
+    """``{name: bytes}`` of the metadata documents of level ``level`` (``zarr.json``, or
+    ``.zarray`` and ``.zattrs``), as zarr itself writes them; ``shape`` overrides the level's."""
+    lv = spec.levels[level]
+    key = json.dumps(
+        {
+            "shape": list(shape or lv.shape), "chunks": list(lv.chunks),
+            "shards": list(lv.shards) if lv.shards else None, "dtype": spec.dtype,
+            "compression": [spec.compression.name, spec.compression.level],
+            "zarr_format": spec.zarr_format, "fill_value": spec.fill_value,
+            "dimension_names": list(spec.dimension_names or spec.axes),
+        },
+        sort_keys=True,
+    )
+    return dict(_documents(key))
+
+
+def _metadata(documents: dict[str, bytes]) -> Any:
+    from zarr.core.metadata import ArrayV2Metadata, ArrayV3Metadata
+
+    if "zarr.json" in documents:
+        return ArrayV3Metadata.from_dict(json.loads(documents["zarr.json"]))
+    doc = json.loads(documents[".zarray"])
+    if ".zattrs" in documents:
+        doc["attributes"] = json.loads(documents[".zattrs"])
+    return ArrayV2Metadata.from_dict(doc)
+
+
+def create_arrays(location: Location, spec: PyramidSpec) -> int:
+    """Create every level array of ``spec`` below ``location`` by writing its metadata documents
+    (one PUT each, no probe). Returns the bytes written."""
+    puts = [(f"{lv.path}/{name}", data) for i, lv in enumerate(spec.levels)
+            for name, data in array_documents(spec, i).items()]
+    _put_all(location, puts)
+    return sum(len(d) for _, d in puts)
+
+
+def _put_all(location: Location, puts: Sequence[tuple[str, bytes]]) -> None:
+    if location.is_local or len(puts) < 2:
+        for key, data in puts:
+            location.put(key, data)
+        return
+    with ThreadPoolExecutor(min(8, len(puts))) as pool:
+        list(pool.map(lambda kd: location.put(*kd), puts))
+
+
+_arrays_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_array(url: str, options_json: str, path: str, token: str) -> Any:
-    import zarr
+def _cached_array(url: str, options_json: str, path: str, documents_key: tuple[tuple[str, bytes], ...]) -> Any:
+    """A zarr array object built from its metadata document (opening it would probe the store)."""
+    from zarr.core.array import Array, AsyncArray
+    from zarr.storage import StorePath
 
     location = Location(url, json.loads(options_json))
-    return zarr.open_array(location.zarr_store(), path=path, mode="r+")
+    store = location.zarr_store()
+    return Array(AsyncArray(metadata=_metadata(dict(documents_key)), store_path=StorePath(store, path)))
 
 
 def _options_key(location: Location) -> str:
@@ -243,24 +314,19 @@ def _options_key(location: Location) -> str:
     return json.dumps(dict(location.storage_options), sort_keys=True, default=str)
 
 
-def open_level(location: Location, path: str, token: str) -> Any:
-    return _cached_array(location.url, _options_key(location), path, token)
+def level_array(location: Location, spec: PyramidSpec, level: int) -> Any:
+    """The zarr array of level ``level`` of ``spec`` below ``location``, without reading anything."""
+    documents = tuple(sorted(array_documents(spec, level).items()))
+    with _arrays_lock:
+        return _cached_array(location.url, _options_key(location), spec.levels[level].path, documents)
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_writer(url: str, options_json: str, path: str, token: str) -> ChunkWriter | None:
-    location = Location(url, json.loads(options_json))
-    return ChunkWriter.for_array(location, path, _cached_array(url, options_json, path, token))
-
-
-def store_region(location: Location, path: str, token: str, region: tuple[slice, ...], data: np.ndarray) -> None:
-    """Write ``data`` to the chunk-aligned ``region`` of the level array at ``path``."""
-    options = _options_key(location)
-    writer = _cached_writer(location.url, options, path, token)
+def store_region(location: Location, spec: PyramidSpec, level: int, region: tuple[slice, ...],
+                 data: np.ndarray, writer: ChunkWriter | None = None) -> dict[str, int]:
+    """Write ``data`` to the chunk-aligned ``region`` of level ``level``; return ``{key: size}``."""
     if writer is None:
-        _cached_array(location.url, options, path, token)[region] = data
-    else:
-        writer.write([r.start for r in region], data)
+        writer = ChunkWriter.for_array(location, spec.levels[level].path, level_array(location, spec, level))
+    return writer.write([r.start for r in region], data)
 
 
 # -- the tasks -------------------------------------------------------------------------------
@@ -300,6 +366,35 @@ def _region(index: Sequence[int], block: Sequence[int], shape: Sequence[int]) ->
     return tuple(slice(i * b, min((i + 1) * b, s)) for i, b, s in zip(index, block, shape))
 
 
+def marker_key(token: str, pass_: Pass, index: Sequence[int]) -> str:
+    return f"{PROGRESS_DIR}/{token}/{pass_.first}-{'.'.join(map(str, index))}.json"
+
+
+def sample_selection(spec: PyramidSpec, planes: int) -> list[np.ndarray]:
+    """Indices along each axis of the smallest level that display windows are computed from:
+    every index, except at most ``planes`` evenly spaced t and z planes."""
+    out = []
+    for name, n in zip(spec.axes, spec.levels[-1].shape):
+        if name in "tz" and n > planes:
+            out.append(np.unique(np.linspace(0, n - 1, planes).round().astype(int)))
+        else:
+            out.append(np.arange(n))
+    return out
+
+
+def _sample_piece(data: np.ndarray, start: Sequence[int], selection: Sequence[np.ndarray]) -> tuple[Any, np.ndarray] | None:
+    """The part of ``data`` (at ``start`` of the smallest level) inside ``selection``: its
+    positions in the sample and its values."""
+    local, where = [], []
+    for s, n, sel in zip(start, data.shape, selection):
+        inside = np.nonzero((sel >= s) & (sel < s + n))[0]
+        if inside.size == 0:
+            return None
+        where.append(inside)
+        local.append(sel[inside] - s)
+    return tuple(where), data[np.ix_(*local)]
+
+
 def write_block(
     data: np.ndarray | None,
     *,
@@ -309,38 +404,152 @@ def write_block(
     index: tuple[int, ...],
     token: str,
     write_first: bool,
-) -> int:
-    """Write one block of level ``pass_.first`` (when asked) and the levels derived from it."""
+    marker: bool = False,
+    sample: Sequence[np.ndarray] | None = None,
+    values: bool = False,
+) -> dict[str, Any]:
+    """Write one block of level ``pass_.first`` (when asked) and the levels derived from it.
+
+    Returns ``{"sizes": {key: size}, "sample": piece or None, "values": distinct values of the
+    level-0 data or None}``. With ``marker``, the block's marker (listing the sizes) is written
+    once every object it stored is durable.
+    """
+    sizes: dict[str, int] = {}
+    result: dict[str, Any] = {"sizes": sizes, "sample": None, "values": None}
+    last = len(spec.levels) - 1
     with storage_errors(location, "write"):
         region = _region(index, pass_.block, spec.levels[pass_.first].shape)
         if data is None:
-            data = open_level(location, spec.levels[pass_.first].path, token)[region]
+            data = level_array(location, spec, pass_.first)[region]
         elif isinstance(data, Deferred):
             data = data.compute()
         data = np.asarray(data)
+        writers = []
         if write_first:
-            store_region(location, spec.levels[pass_.first].path, token, region, data)
+            if values:
+                result["values"] = np.unique(data)
+            w = ChunkWriter.for_array(location, spec.levels[pass_.first].path, level_array(location, spec, pass_.first))
+            writers.append(w)
+            sizes.update(store_region(location, spec, pass_.first, region, data, w))
         start = [r.start for r in region]
+        if sample is not None and pass_.first == last and write_first:
+            result["sample"] = _sample_piece(data, start, sample)
         for level in range(pass_.first + 1, pass_.last + 1):
             factors = spec.factors[level - 1]
             data = downsample(data, factors, spec.method)
             start = [s // f for s, f in zip(start, factors)]
             target = tuple(slice(s, s + n) for s, n in zip(start, data.shape))
-            store_region(location, spec.levels[level].path, token, target, data)
-        marker = f"{PROGRESS_DIR}/{pass_.first}-{'.'.join(map(str, index))}"
-        location.write_bytes(marker, b"")
-    return int(data.nbytes)
+            w = ChunkWriter.for_array(location, spec.levels[level].path, level_array(location, spec, level))
+            writers.append(w)
+            sizes.update(store_region(location, spec, level, target, data, w))
+            if sample is not None and level == last:
+                result["sample"] = _sample_piece(data, start, sample)
+        if marker:
+            for w in writers:
+                w.sync()
+            location.put(marker_key(token, pass_, index), dump_json({"sizes": sizes}))
+    return result
 
 
-def done_blocks(location: Location) -> set[str]:
-    """Names of the blocks an earlier, interrupted run finished."""
-    fs = location.fs
-    path = location.key(PROGRESS_DIR)
-    with storage_errors(location, "read"):
+# -- resuming --------------------------------------------------------------------------------
+
+
+def _read_markers(location: Location, keys: Sequence[str]) -> dict[str, dict[str, int] | None]:
+    """``{marker key: sizes}`` of the markers present (one GET each, concurrently)."""
+
+    def one(key: str) -> tuple[str, dict[str, int] | None]:
+        data = location.get(key)
+        if data is None:
+            return key, None
         try:
-            return {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)}
-        except FileNotFoundError:
-            return set()
+            sizes = json.loads(data)["sizes"]
+            return key, {str(k): int(v) for k, v in sizes.items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return key, None  # a torn or foreign marker: the block is rewritten
+
+    if not keys:
+        return {}
+    if location.is_local:
+        return dict(one(k) for k in keys)
+    with ThreadPoolExecutor(min(16, len(keys))) as pool:
+        return dict(pool.map(one, keys))
+
+
+def stored_sizes(location: Location, spec: PyramidSpec, keys: Sequence[str]) -> dict[str, int]:
+    """Sizes of the stored objects among ``keys`` (absent ones are left out).
+
+    Locally one ``os.stat`` per key; on object storage one LIST per level prefix page.
+    """
+    out: dict[str, int] = {}
+    if location.is_local:
+        for key in keys:
+            try:
+                out[key] = os.stat(os.path.join(location.path, *key.split("/"))).st_size
+            except OSError:
+                pass
+        return out
+    wanted = set(keys)
+    fs = location.fs
+    base = location.path.rstrip("/") + "/"
+    with storage_errors(location, "read"):
+        for lv in spec.levels:
+            prefix = location.key(lv.path)
+            if not any(k.startswith(lv.path + "/") for k in wanted):
+                continue
+            try:
+                found = fs.find(prefix, detail=True, withdirs=False)
+            except FileNotFoundError:
+                found = {}
+            for path, info in found.items():
+                key = path.removeprefix(base)
+                if key in wanted:
+                    out[key] = int(info.get("size") or 0)
+    return out
+
+
+def delete_keys(location: Location, keys: Sequence[str]) -> None:
+    """Delete the objects at ``keys`` (below ``location``): no probe, 1000 per request on S3."""
+    keys = list(keys)
+    if not keys:
+        return
+    with storage_errors(location, "write"):
+        if location.is_local or location.protocol not in ("s3", "s3a"):
+            for key in keys:
+                location.delete(key)
+            return
+        from fsspec.asyn import sync
+
+        fs = location.fs
+        bucket, _, _ = fs.split_path(location.key(keys[0]))
+        paths = [fs.split_path(location.key(k))[1] for k in keys]
+
+        async def send() -> None:
+            for i in range(0, len(paths), 1000):
+                objects = [{"Key": p} for p in paths[i : i + 1000]]
+                await fs._call_s3("delete_objects", Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+        sync(fs.loop, send)
+        fs.invalidate_cache(location.path)
+
+
+# -- the pyramid -----------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class PyramidResult:
+    """What :func:`write_pyramid` stored: object sizes (this run's and the resumed blocks'), the
+    display sample of the smallest level (when asked), the distinct level-0 values (when asked),
+    and the marker keys it wrote or found."""
+
+    sizes: dict[str, int]
+    sample: np.ndarray | None
+    values: np.ndarray | None
+    markers: list[str]
+    resumed_blocks: int = 0
+
+    @property
+    def chunk_bytes(self) -> int:
+        return sum(self.sizes.values())
 
 
 def write_pyramid(
@@ -348,22 +557,54 @@ def write_pyramid(
     location: Location,
     spec: PyramidSpec,
     *,
+    token: str = "run",
     scheduler: Any = None,
     progress: bool | None = None,
     memory_target: int = DEFAULT_MEMORY_TARGET,
     resume: bool = False,
-) -> None:
-    """Fill every level of ``spec`` from ``source`` (level-0 data), pass by pass."""
-    token = uuid.uuid4().hex
-    done = done_blocks(location) if resume else set()
+    sample_planes: int | None = None,
+    values: bool = False,
+) -> PyramidResult:
+    """Fill every level of ``spec`` from ``source`` (level-0 data), pass by pass.
+
+    ``token`` names this write's progress markers (a resumed write passes the same token).
+    ``sample_planes`` asks for the display sample of the smallest level (see
+    :func:`sample_selection`), ``values`` for the distinct values of level 0; blocks skipped on
+    resume are read back for those.
+    """
     passes = plan_passes(spec, memory_target)
-    total = sum(len(p.grid(spec.levels[p.first].shape)) for p in passes)
+    grids = [p.grid(spec.levels[p.first].shape) for p in passes]
+    total = sum(len(g) for g in grids)
+    use_markers = total > 1  # one block: nothing to resume that a rerun would not redo anyway
+    sample = sample_selection(spec, sample_planes) if sample_planes else None
+    result = PyramidResult(sizes={}, sample=None, values=None, markers=[])
+    skipped: dict[str, dict[str, int]] = {}
+    if resume and use_markers:
+        keys = [marker_key(token, p, ix) for p, g in zip(passes, grids) for ix in g]
+        markers = {k: v for k, v in _read_markers(location, keys).items() if v is not None}
+        result.markers.extend(markers)
+        listed = [key for sizes in markers.values() for key in sizes]
+        actual = stored_sizes(location, spec, listed) if listed else {}
+        for k, sizes in markers.items():
+            if all(actual.get(key) == size for key, size in sizes.items()):
+                skipped[k] = sizes
+        if len(skipped) < len(markers):
+            import logging
+
+            logging.getLogger("ngffstore").info(
+                "%d finished blocks of %s have missing or damaged chunks; they are rewritten",
+                len(markers) - len(skipped), location.url,
+            )
+    for sizes in skipped.values():
+        result.sizes.update(sizes)
+    result.resumed_blocks = len(skipped)
+    pieces: list[Any] = []
+    value_sets: list[np.ndarray] = []
     bar = parallel.make_bar(total, f"writing {location.name}", progress)
     try:
-        for n, pass_ in enumerate(passes):
+        for n, (pass_, grid) in enumerate(zip(passes, grids)):
             shape = spec.levels[pass_.first].shape
-            grid = pass_.grid(shape)
-            todo = [ix for ix in grid if f"{pass_.first}-{'.'.join(map(str, ix))}" not in done]
+            todo = [ix for ix in grid if marker_key(token, pass_, ix) not in skipped]
             bar.update(len(grid) - len(todo))
             if not todo:
                 continue
@@ -379,18 +620,71 @@ def write_pyramid(
                         index=ix,
                         token=token,
                         write_first=(n == 0),
-                        dask_key_name=f"ngffstore-block-{token[:8]}-{pass_.first}-{'.'.join(map(str, ix))}",
+                        marker=use_markers,
+                        sample=sample,
+                        values=values,
+                        dask_key_name=f"ngffstore-block-{uuid.uuid4().hex[:8]}-{pass_.first}-{'.'.join(map(str, ix))}",
                     )
                 )
-            _run(tasks, scheduler, bar)
+                if use_markers:
+                    result.markers.append(marker_key(token, pass_, ix))
+            for out in _run(tasks, scheduler, bar):
+                result.sizes.update(out["sizes"])
+                if out["sample"] is not None:
+                    pieces.append(out["sample"])
+                if out["values"] is not None:
+                    value_sets.append(out["values"])
     finally:
         bar.close()
+    if sample is not None:
+        if skipped:  # some blocks were written by an earlier run: read the sample back
+            arr = level_array(location, spec, len(spec.levels) - 1)
+            with storage_errors(location, "read"):
+                result.sample = np.asarray(arr.get_orthogonal_selection(tuple(sample)))
+        else:
+            out_arr = np.zeros(tuple(len(s) for s in sample), dtype=np.dtype(spec.dtype))
+            for where, piece in pieces:
+                out_arr[np.ix_(*where)] = piece
+            result.sample = out_arr
+    if values:
+        if skipped:
+            result.values = _level_values(location, spec, 0)
+        else:
+            result.values = np.unique(np.concatenate(value_sets)) if value_sets else np.array([], dtype=spec.dtype)
+    return result
 
 
-def _run(tasks: list[Any], scheduler: Any, bar: Any) -> None:
+def _level_values(location: Location, spec: PyramidSpec, level: int) -> np.ndarray:
+    """The distinct values of a stored level, stored object by stored object."""
+    arr = level_array(location, spec, level)
+    unit = spec.levels[level].unit
+    out: list[np.ndarray] = []
+    with storage_errors(location, "read"):
+        for index in itertools.product(*(range(-(-s // u)) for s, u in zip(arr.shape, unit))):
+            out.append(np.unique(arr[_region(index, unit, arr.shape)]))
+    return np.unique(np.concatenate(out)) if out else np.array([], dtype=spec.dtype)
+
+
+def _run(tasks: list[Any], scheduler: Any, bar: Any) -> list[Any]:
     scheduler = parallel.parse_scheduler(scheduler)
-    parallel.compute(tasks, scheduler=scheduler, bar=bar, prefix="ngffstore-block")
+    return parallel.compute(tasks, scheduler=scheduler, bar=bar, prefix="ngffstore-block")
 
 
-def clear_progress(location: Location) -> None:
-    location.remove(PROGRESS_DIR)
+def clear_progress(location: Location, markers: Sequence[str] = ()) -> None:
+    """Remove the progress markers: locally the whole folder; elsewhere the ``markers`` given
+    (those written or found by this run: no listing)."""
+    if location.is_local:
+        location.remove(PROGRESS_DIR)
+    else:
+        delete_keys(location, markers)
+
+
+def done_blocks(location: Location) -> set[str]:
+    """Names of the block markers an earlier, interrupted run left (a listing; for tests and tools)."""
+    fs = location.fs
+    path = location.key(PROGRESS_DIR)
+    with storage_errors(location, "read"):
+        try:
+            return {p.rsplit("/", 1)[-1] for p in fs.find(path) if p.endswith(".json")}
+        except FileNotFoundError:
+            return set()

@@ -85,10 +85,29 @@ def test_misaligned_region_is_refused(tmp_path: Path) -> None:
         writer.write((0, 0, 0), np.zeros((2, 20, 32), dtype="uint16"))
 
 
-def test_sharded_arrays_are_left_to_zarr(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [{"shards": (2, 64, 64)}, {"filters": [zarr.codecs.TransposeCodec(order=(0, 2, 1))]}])
+def test_other_codec_chains_are_encoded_by_zarr_and_match_its_writes(tmp_path: Path, extra: dict) -> None:
+    """Sharded (and transposed) arrays: the objects are encoded by zarr's codec pipeline and
+    put by ngffstore (atomically), byte for byte what zarr itself stores."""
     location = Location(str(tmp_path / "s.zarr"), {})
-    array = _create(location, "a", zarr_format=3, compression="zstd", shards=(2, 64, 64))
-    assert ChunkWriter.for_array(location, "a", array) is None
+    ours = _create(location, "ours", zarr_format=3, compression="zstd", **extra)
+    theirs = _create(location, "theirs", zarr_format=3, compression="zstd", **extra)
+    writer = ChunkWriter.for_array(location, "ours", ours)
+    assert not writer.fast
+    data = _image(ours.shape)
+    unit = ours.shards or ours.chunks
+    sizes = writer.write((0, 0, 0), data[: unit[0]])
+    sizes.update(writer.write((unit[0], 0, 0), data[unit[0]:]))
+    theirs[:] = data
+    np.testing.assert_array_equal(zarr.open_array(location.zarr_store(), path="ours", mode="r")[:], data)
+    root = tmp_path / "s.zarr"
+    for key, size in sizes.items():
+        mine = (root / key).read_bytes()
+        assert len(mine) == size
+        assert mine == (root / key.replace("ours/", "theirs/", 1)).read_bytes()
+    stored = sorted(str(p.relative_to(root / "theirs")) for p in (root / "theirs").rglob("*") if p.is_file() and p.name != "zarr.json")
+    assert sorted(k.removeprefix("ours/") for k in sizes) == stored
+    assert not [p for p in root.rglob("*.tmp")]  # no temporary file left behind
 
 
 def test_writes_to_local_and_s3(store_url: tuple[str, dict]) -> None:

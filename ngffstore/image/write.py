@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask.array as da
@@ -11,12 +14,14 @@ import numpy as np
 
 from .. import provenance
 from ..codecs import Compression
-from ..errors import InputError, NgffStoreError, OutputExistsError
+from ..errors import InputError, OutputExistsError
 from ..multiscale import (
     DEFAULT_MEMORY_TARGET,
+    PROGRESS_DIR,
     PyramidSpec,
     clear_progress,
     create_arrays,
+    delete_keys,
     write_pyramid,
 )
 from ..ngff import (
@@ -30,11 +35,12 @@ from ..ngff import (
     make_axes,
     normalize_color,
     normalize_unit,
+    ome_attrs,
     wrap_ome,
 )
-from ..nodes import exists_anything, read_attrs, write_group_attrs
+from ..nodes import Node, group_document, try_read_node, write_group
 from ..pyramid import level_factors, level_scales, parse_method
-from ..storage import Location
+from ..storage import Location, dump_json, storage_errors
 from .options import (
     canonical,
     default_chunks,
@@ -96,22 +102,12 @@ def _channels(
 SAMPLE_PLANES = 4
 
 
-def _windows(location: Location, spec: PyramidSpec, axes: str) -> list[Window]:
-    """Display windows from the smallest level, at most a few t/z planes of it (a sample).
-
-    The sample is bounded (``SAMPLE_PLANES`` evenly spaced t and z indices each), so a long
-    time-lapse costs no more memory or time than a short one.
+def _windows(sample: np.ndarray, axes: str) -> list[Window]:
+    """Display windows from a sample of the smallest level (at most ``SAMPLE_PLANES`` evenly
+    spaced t and z planes, see :func:`~ngffstore.multiscale.sample_selection`), so a long
+    time-lapse costs no more memory or time than a short one. The writer keeps the sample from
+    the blocks it writes: no read.
     """
-    import zarr
-
-    arr = zarr.open_array(location.zarr_store(), path=spec.levels[-1].path, mode="r")
-    selection: list[Any] = []
-    for name, n in zip(axes, arr.shape):
-        if name in "tz" and n > SAMPLE_PLANES:
-            selection.append(np.unique(np.linspace(0, n - 1, SAMPLE_PLANES).round().astype(int)))
-        else:
-            selection.append(slice(None))
-    sample = np.asarray(arr.get_orthogonal_selection(tuple(selection)))
     dtype = sample.dtype
     c = axes.find("c")
     planes = [sample] if c < 0 else [np.take(sample, i, axis=c) for i in range(sample.shape[c])]
@@ -138,38 +134,55 @@ def _windows(location: Location, spec: PyramidSpec, axes: str) -> list[Window]:
     return out
 
 
-def _existing(location: Location) -> tuple[str, int | None, dict[str, Any]]:
-    """``("empty"|"in-progress"|"occupied", zarr_format, attrs)`` for the destination."""
-    if not exists_anything(location):
-        return "empty", None, {}
-    try:
-        zarr_format, attrs = read_attrs(location)
-    except NgffStoreError:
-        return "occupied", None, {}
-    if "writing" in (attrs.get("ngffstore") or {}):
-        return "in-progress", zarr_format, attrs
-    return "occupied", zarr_format, attrs
+def _local_folder_used(location: Location) -> bool:
+    """Locally, whether anything at all is at ``location`` (free; object storage would need a LIST)."""
+    if not location.is_local:
+        return False
+    if os.path.isfile(location.url):
+        return True
+    return os.path.isdir(location.url) and bool(os.listdir(location.url))
+
+
+_UNREAD: Any = object()
+
+
+def _existing(location: Location, zarr_format: int | None, node: Any = _UNREAD) -> tuple[str, Node | None]:
+    """``("empty"|"in-progress"|"occupied", node)`` for the destination: node documents only
+    (GETs, no listing; locally the folder is looked at too). ``zarr_format`` None looks for
+    both formats' documents; ``node``, when the caller has just read it, saves the GETs."""
+    if node is _UNREAD:
+        node = try_read_node(location, zarr_format=zarr_format)
+    if node is None:
+        return ("occupied" if _local_folder_used(location) else "empty"), None
+    if node.is_group and "writing" in (node.attributes.get("ngffstore") or {}):
+        return "in-progress", node
+    return "occupied", node
 
 
 def prepare_destination(
     location: Location, *, overwrite: bool, fingerprint: str, zarr_format: int, operation: str
 ) -> bool:
-    """Make ``location`` ready for a write; return True when an interrupted write can resume.
+    """Make a container's ``location`` (a plate, an assembled collection) ready for a write;
+    return True when an interrupted write can resume.
 
     A complete node (or anything else) is replaced only with ``overwrite``. An interrupted
     ngffstore write of the same inputs and options is resumed; one of different inputs is
-    cleared first.
+    cleared first. Multiscale images and labels use :func:`begin_node_write`, which writes a
+    replacement beside the old node instead of removing it first.
     """
-    state, found_format, attrs = _existing(location)
+    state, node = _existing(location, None)
     resume = False
     if state == "in-progress" and not overwrite:
-        previous = attrs["ngffstore"]["writing"]
-        if previous.get("fingerprint") == fingerprint and found_format == zarr_format:
+        assert node is not None
+        previous = node.attributes["ngffstore"]["writing"]
+        if previous.get("fingerprint") == fingerprint and node.zarr_format == zarr_format:
             log.info("resuming the interrupted write at %s", location.url)
             resume = True
         else:
             log.info("clearing an interrupted write with other options at %s", location.url)
             location.remove()
+    elif state == "in-progress":
+        location.remove()
     elif state == "occupied":
         if not overwrite:
             raise OutputExistsError(
@@ -178,13 +191,203 @@ def prepare_destination(
             )
         location.remove()
     if not resume:
-        write_group_attrs(
+        write_group(
             location,
             zarr_format,
             {"ngffstore": {"writing": {"fingerprint": fingerprint, "operation": operation,
                                        "started": provenance.now()}}},
         )
     return resume
+
+
+#: The progress document of an overwrite in progress (the old node's document stays untouched).
+OVERWRITE_STATE = f"{PROGRESS_DIR}/overwrite.json"
+
+
+@dataclass(kw_only=True)
+class NodeWrite:
+    """A multiscale node being written: where its level arrays go and how it is committed.
+
+    ``replacing`` is the complete node an overwrite replaces: its document stays in place (and
+    readers keep seeing it, whole) until :func:`finish_node_write` swaps in the new document with
+    one atomic write; its data is deleted after that.
+    """
+
+    location: Location
+    zarr_format: int
+    token: str
+    paths: tuple[str, ...]
+    resume: bool
+    replacing: Node | None = None
+    written: int = 0  # bytes of documents written so far (arrays, state)
+    markers: list[str] = field(default_factory=list)
+
+
+def begin_node_write(
+    location: Location,
+    *,
+    overwrite: bool,
+    fingerprint: str,
+    zarr_format: int,
+    operation: str,
+    levels: int,
+    exists_message: str | None = None,
+    known_empty: bool = False,
+    existing: Any = _UNREAD,
+    any_format: bool = True,
+) -> NodeWrite:
+    """Decide how the multiscale node at ``location`` is written (fresh, resumed, or beside an
+    old version it will replace) and record that decision before any array is written.
+
+    Costs the node's document GETs (none with ``known_empty``: a caller that has just created
+    the parent knows nothing is there, and none when the caller passes the ``existing`` node it
+    has just read) and one PUT; no listing, unless an interrupted write with other options must
+    be cleared. ``any_format`` looks for a node of the other Zarr format too (3 more GETs when
+    nothing is there); a label, whose format is its image's, does not need to.
+    """
+    node = None
+    foreign = False
+    if not known_empty:
+        state, node = _existing(location, None if any_format else zarr_format, existing)
+        foreign = state == "occupied" and node is None
+    writing = (node.attributes.get("ngffstore") or {}).get("writing") if node is not None and node.is_group else None
+    if writing is not None and not isinstance(writing, Mapping):
+        writing = {}
+    plain = tuple(str(i) for i in range(levels))
+    if writing is not None:
+        assert node is not None
+        paths = writing.get("paths")
+        if (
+            not overwrite
+            and writing.get("fingerprint") == fingerprint
+            and node.zarr_format == zarr_format
+            and isinstance(writing.get("token"), str)
+            and isinstance(paths, list)
+            and len(paths) == levels
+        ):
+            log.info("resuming the interrupted write at %s", location.url)
+            return NodeWrite(location=location, zarr_format=zarr_format, token=writing["token"],
+                             paths=tuple(map(str, paths)), resume=True)
+        log.info("clearing an interrupted write with other options at %s", location.url)
+        location.remove()
+    elif node is not None or foreign:
+        if not overwrite:
+            raise OutputExistsError(
+                exists_message
+                or f"{location.url} already exists; pass overwrite=True (--overwrite) to replace it "
+                "or choose another destination"
+            )
+        if node is not None and node.is_group and "multiscales" in ome_attrs(node.attributes)[1]:
+            return _begin_overwrite(location, node, fingerprint=fingerprint, zarr_format=zarr_format,
+                                    operation=operation, levels=levels)
+        location.remove()  # not a multiscale node: nothing a reader could keep using
+    token = uuid.uuid4().hex[:12]
+    state = {"fingerprint": fingerprint, "operation": operation, "started": provenance.now(),
+             "token": token, "paths": list(plain)}
+    attrs = {"ngffstore": {"writing": state}}
+    write_group(location, zarr_format, attrs)
+    return NodeWrite(location=location, zarr_format=zarr_format, token=token, paths=plain, resume=False)
+
+
+def _begin_overwrite(
+    location: Location, node: Node, *, fingerprint: str, zarr_format: int, operation: str, levels: int
+) -> NodeWrite:
+    data = location.get(OVERWRITE_STATE)
+    previous: dict[str, Any] = {}
+    if data is not None:
+        try:
+            previous = dict(__import__("json").loads(data))
+        except (ValueError, TypeError):
+            previous = {}
+    paths = previous.get("paths")
+    if (
+        previous.get("fingerprint") == fingerprint
+        and previous.get("zarr_format") == zarr_format
+        and isinstance(previous.get("token"), str)
+        and isinstance(paths, list)
+        and len(paths) == levels
+    ):
+        log.info("resuming the interrupted overwrite at %s", location.url)
+        return NodeWrite(location=location, zarr_format=zarr_format, token=previous["token"],
+                         paths=tuple(map(str, paths)), resume=True, replacing=node)
+    if previous:  # an interrupted overwrite with other options: its arrays are not in use
+        used = set(_dataset_paths(node))
+        for p in paths or []:
+            if isinstance(p, str) and p and p not in used and "/" not in p and not p.startswith("."):
+                location.remove(p)
+        location.remove(PROGRESS_DIR)
+    token = uuid.uuid4().hex[:12]
+    used = set(_dataset_paths(node))
+    new_paths = tuple(f"{i}-{token[:8]}" for i in range(levels))
+    assert not used & set(new_paths)
+    state = {"fingerprint": fingerprint, "operation": operation, "started": provenance.now(),
+             "token": token, "paths": list(new_paths), "zarr_format": zarr_format}
+    body = dump_json(state)
+    location.put(OVERWRITE_STATE, body)
+    return NodeWrite(location=location, zarr_format=zarr_format, token=token, paths=new_paths,
+                     resume=False, replacing=node, written=len(body))
+
+
+def _dataset_paths(node: Node) -> list[str]:
+    out = []
+    for ms in ome_attrs(node.attributes)[1].get("multiscales") or []:
+        if isinstance(ms, Mapping):
+            for ds in ms.get("datasets") or []:
+                if isinstance(ds, Mapping) and isinstance(ds.get("path"), str):
+                    out.append(ds["path"])
+    return out
+
+
+def group_document_size(zarr_format: int, attrs: Mapping[str, Any]) -> int:
+    """Bytes of the group document(s) :func:`~ngffstore.nodes.write_group` writes for ``attrs``."""
+    size = len(dump_json(group_document(zarr_format, attrs)))
+    if zarr_format == 2:
+        size += len(dump_json({"zarr_format": 2}))
+    return size
+
+
+def with_stored_bytes(attrs: dict[str, Any], zarr_format: int, other_bytes: int) -> dict[str, Any]:
+    """``attrs`` with ``ngffstore.stored_bytes``: ``other_bytes`` plus the group document itself."""
+    block = dict(attrs.get("ngffstore") or {})
+    total = other_bytes
+    for _ in range(3):  # the number's own digits change the document's size: settle it
+        block["stored_bytes"] = total
+        attrs = {**attrs, "ngffstore": block}
+        new_total = other_bytes + group_document_size(zarr_format, attrs)
+        if new_total == total:
+            break
+        total = new_total
+    return attrs
+
+
+def finish_node_write(write: NodeWrite, attrs: Mapping[str, Any]) -> None:
+    """Commit ``write``: one atomic write of the group document, then the progress markers and
+    (for an overwrite) the old version's data are deleted."""
+    location = write.location
+    write_group(location, write.zarr_format, attrs)
+    if write.replacing is None:
+        clear_progress(location, write.markers)
+        return
+    keep = set(write.paths) | ({"zarr.json"} if write.zarr_format == 3 else {".zgroup", ".zattrs"})
+    _delete_except(location, keep)
+
+
+def _delete_except(location: Location, keep: set[str]) -> None:
+    """Delete everything below ``location`` but the children named in ``keep`` (one LIST per page)."""
+    with storage_errors(location, "write"):
+        if location.is_local:
+            for name in os.listdir(location.path):
+                if name not in keep:
+                    location.remove(name)
+            return
+        fs = location.fs
+        base = location.path.rstrip("/") + "/"
+        try:
+            found = fs.find(location.path)
+        except FileNotFoundError:
+            found = []
+        stale = [p[len(base):] for p in found if p.startswith(base) and p[len(base):].split("/", 1)[0] not in keep]
+    delete_keys(location, stale)
 
 
 def write_image(
@@ -212,6 +415,7 @@ def write_image(
     memory_target: int | None = None,
     metadata: Mapping[str, Any] | None = None,
     stored_bytes: bool | None = None,
+    _known_empty: bool = False,
 ):
     """Write ``data`` as a multiscale OME-NGFF image at ``url`` (a path or ``s3://`` URL).
 
@@ -242,15 +446,14 @@ def write_image(
     memory_target
         Bytes of image data one task holds at once (default 32 MiB).
     stored_bytes
-        Whether the returned summary counts the bytes stored (a listing of every chunk); by
-        default only on local disk.
+        Whether the returned summary says the bytes stored (``False``: leave it out). The writer
+        records them in the attributes (``ngffstore.stored_bytes``): no listing either way.
 
     Returns
     -------
     ImageSummary
         What was written (levels, shapes, chunks, bytes).
     """
-    from .info import image_info
 
     started = provenance.now()
     location = Location.parse(url, storage_options)
@@ -308,16 +511,21 @@ def write_image(
     channel_list = _channels(channels, channel_colors, n_channels)
 
     resumable = [provenance.describe_input(p) for p in inputs] if inputs else None
-    fingerprint = spec.fingerprint(resumable if resumable else __import__("uuid").uuid4().hex)
-    resume = prepare_destination(
+    target = memory_target or DEFAULT_MEMORY_TARGET
+    fingerprint = spec.fingerprint(
+        [resumable, n_channels] if resumable else uuid.uuid4().hex, memory_target=target
+    )
+    write = begin_node_write(
         location, overwrite=overwrite, fingerprint=fingerprint, zarr_format=zarr_format,
-        operation="write_image",
+        operation="write_image", levels=len(spec.levels), known_empty=_known_empty,
     )
-    create_arrays(location, spec, only_missing=resume)
-    write_pyramid(
-        array, location, spec, scheduler=scheduler, progress=progress,
-        memory_target=memory_target or DEFAULT_MEMORY_TARGET, resume=resume,
+    spec = spec.with_paths(write.paths)
+    write.written += create_arrays(location, spec)
+    result = write_pyramid(
+        array, location, spec, token=write.token, scheduler=scheduler, progress=progress,
+        memory_target=target, resume=write.resume, sample_planes=SAMPLE_PLANES,
     )
+    write.markers = result.markers
 
     scale0 = tuple(scale_map.get(a, 1.0) for a in axes_c)
     scales = level_scales(scale0, factors)
@@ -341,7 +549,8 @@ def write_image(
         metadata={"description": f"{method} downsampling by ngffstore", "method": "ngffstore.pyramid.downsample",
                   "kwargs": {"method": method, "downsample_z": downsample_z}},
     )
-    windows = _windows(location, spec, axes_c)
+    assert result.sample is not None
+    windows = _windows(result.sample, axes_c)
     omero = Omero(
         channels=tuple(Channel(label=lbl, color=col, window=w) for (lbl, col), w in zip(channel_list, windows)),
         name=image_name,
@@ -367,10 +576,34 @@ def write_image(
             started=started,
         ),
     )
-    write_group_attrs(location, zarr_format, attrs)
-    clear_progress(location)
+    attrs = with_stored_bytes(attrs, zarr_format, result.chunk_bytes + write.written)
+    finish_node_write(write, attrs)
     from .. import index  # pyarrow, only needed here
 
-    index.touch(location, operation="write_image", zarr_format=zarr_format)
-    # counting the bytes stored lists every object: cheap on disk, not worth it on object storage
-    return image_info(location, stored_bytes=location.is_local if stored_bytes is None else stored_bytes)
+    if not _known_empty:  # a plate journals itself once, after its last field
+        index.touch(location, operation="write_image", zarr_format=zarr_format)
+    return _summary(location, spec, attrs, stored_bytes is not False)
+
+
+def _summary(location: Location, spec: PyramidSpec, attrs: Mapping[str, Any], with_size: bool) -> Any:
+    """The :class:`~ngffstore.image.info.ImageSummary` of what was just written (no read)."""
+    from ..multiscale import level_array
+    from ..ngff import parse_image_attrs
+    from .info import ImageSummary, LevelSummary, _codecs
+
+    version, ms, omero = parse_image_attrs(attrs)
+    levels = []
+    for i, (lv, ds) in enumerate(zip(spec.levels, ms.datasets)):
+        levels.append(
+            LevelSummary(
+                path=lv.path, shape=lv.shape, chunks=lv.chunks, shards=lv.shards,
+                dtype=str(np.dtype(spec.dtype)), scale=ds.scale, translation=ds.translation,
+                compressors=_codecs(level_array(location, spec, i)),
+            )
+        )
+    return ImageSummary(
+        url=location.url, name=ms.name, version=version, zarr_format=spec.zarr_format,
+        axes=ms.axis_names, units={a.name: a.unit for a in ms.axes if a.unit},
+        channels=tuple(c.label for c in omero.channels) if omero else (), levels=tuple(levels),
+        bytes_stored=int(attrs["ngffstore"]["stored_bytes"]) if with_size else None,
+    )

@@ -13,6 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
@@ -20,18 +21,26 @@ import numpy as np
 
 from .. import index, parallel, provenance
 from ..codecs import Compression
-from ..errors import InputError, NgffStoreError, OutputExistsError, StoreNotFoundError
+from ..errors import ConflictError, InputError, OutputExistsError, StoreNotFoundError
 from ..image.options import parse_block_shape, resolve_shards
-from ..image.write import as_dask, prepare_destination
+from ..image.write import as_dask, begin_node_write, finish_node_write, with_stored_bytes
 from ..multiscale import (
     DEFAULT_MEMORY_TARGET,
     PyramidSpec,
-    clear_progress,
+    array_documents,
     create_arrays,
+    delete_keys,
     write_pyramid,
 )
 from ..ngff import Dataset, Multiscale, ome_attrs, wrap_ome
-from ..nodes import exists_anything, read_attrs, write_group_attrs
+from ..nodes import (
+    exists_anything,
+    read_attrs,
+    try_read_node,
+    update_attributes,
+    write_group,
+    write_group_attrs,
+)
 from ..pyramid import parse_method
 from ..storage import Location, storage_errors
 from .colors import RGBA, label_colors, parse_colors
@@ -103,11 +112,39 @@ def _write_listing(
     write_group_attrs(image.child(LABELS_GROUP), zarr_format, attrs)
 
 
-def _add_to_listing(image: Location, zarr_format: int, version: str, name: str) -> None:
-    fmt, attrs, names = read_listing(image)
+def _listed(attrs: dict[str, Any], zarr_format: int, version: str, name: str) -> dict[str, Any] | None:
+    """``attrs`` of the labels group with ``name`` listed (None: already listed)."""
+    names = ome_attrs(attrs)[1].get("labels")
+    names = [str(n) for n in names] if isinstance(names, list) else []
     if name in names:
-        return
-    _write_listing(image, fmt or zarr_format, version, attrs, names + [name])
+        return None
+    names.append(name)
+    if "ome" in attrs or (zarr_format == 3 and "labels" not in attrs):
+        ome = dict(attrs.get("ome") or {})
+        ome.setdefault("version", version)
+        ome["labels"] = names
+        attrs["ome"] = ome
+        attrs.pop("labels", None)
+    else:
+        attrs["labels"] = names
+    return attrs
+
+
+def _add_to_listing(image: Location, zarr_format: int, version: str, name: str) -> None:
+    """Add ``name`` to the ``labels`` group: created if absent (a PUT only if absent), else a
+    conditional read-modify-write that loses no concurrent writer's name."""
+    group = image.child(LABELS_GROUP)
+    node = try_read_node(group, zarr_format=zarr_format)
+    if node is None:
+        try:
+            write_group(group, zarr_format, _listed({}, zarr_format, version, name) or {}, if_version=None)
+            return
+        except ConflictError:
+            node = None  # created meanwhile by another writer: update it
+    update_attributes(
+        group, lambda attrs: _listed(attrs, zarr_format, version, name), zarr_format=zarr_format,
+        node=node, what="add a label to the listing of",
+    )
 
 
 def list_labels(image_url: str | Location, *, storage_options: Mapping[str, Any] | None = None) -> list[str]:
@@ -268,17 +305,8 @@ def _drop(values: Sequence[Any] | None, index: int) -> tuple[Any, ...] | None:
     return tuple(v for i, v in enumerate(values) if i != index)
 
 
-def _existing_label(target: Location, overwrite: bool) -> None:
-    """OutputExistsError when a complete label (or anything else) is at ``target``."""
-    if overwrite or not exists_anything(target):
-        return
-    try:
-        _, attrs = read_attrs(target)
-    except NgffStoreError:
-        attrs = {}
-    if "writing" in (attrs.get("ngffstore") or {}):
-        return  # an interrupted write: resumed or cleared by prepare_destination
-    raise OutputExistsError(
+def _exists_message(target: Location) -> str:
+    return (
         f"a label image named {target.name!r} already exists at {target.url}; pass overwrite=True "
         "(--overwrite) to replace it or choose another name"
     )
@@ -299,21 +327,6 @@ def grow_block(unit: Sequence[int], shape: Sequence[int], pixels: int = BLOCK_PI
         else:
             break
     return tuple(block)
-
-
-def _values(location: Location, path: str, scheduler: Any) -> np.ndarray:
-    """The distinct values of a stored level, computed chunk by chunk."""
-    import zarr
-
-    with storage_errors(location, "read"):
-        arr = zarr.open_array(location.zarr_store(), path=path, mode="r")
-        data = da.from_array(arr, chunks=grow_block(arr.shards or arr.chunks, arr.shape), asarray=True, lock=False)
-        bar = parallel.make_bar(1, "label values", False)
-        try:
-            (values,) = parallel.compute([da.unique(data)], scheduler=scheduler, bar=bar)
-        finally:
-            bar.close()
-    return np.asarray(values)
 
 
 def _colors_entries(
@@ -400,12 +413,9 @@ def write_labels(
     OutputExistsError
         A label image of that name exists and ``overwrite`` is not set.
     """
-    from ..image import open_image
-    from .read import open_labels
-
     started = provenance.now()
     name = check_name(name)
-    image = open_image(image_url, storage_options=storage_options)
+    image = _read_parent(Location.parse(image_url, storage_options))
     location = image.location
     where = f"for {location.url}"
     _, ome = ome_attrs(image.attrs)
@@ -439,7 +449,9 @@ def write_labels(
         )
 
     target = location.child(LABELS_GROUP, name)
-    _existing_label(target, overwrite)
+    existing = try_read_node(target, zarr_format=image.zarr_format)
+    if not overwrite and existing is not None and "writing" not in (existing.attributes.get("ngffstore") or {}):
+        raise OutputExistsError(_exists_message(target))  # before the input is read
     colors_given = parse_colors(colors, storage_options=storage_options)
     props_given = parse_properties(properties, storage_options=storage_options)
     array, cast_from = _integer_labels(array, cast=cast, where=where, scheduler=scheduler)
@@ -478,20 +490,27 @@ def write_labels(
             )
 
     described = [provenance.describe_input(p) for p in inputs] if inputs and not crop else None
-    fingerprint = spec.fingerprint([name, described] if described else uuid.uuid4().hex)
-    resume = prepare_destination(
+    target_bytes = memory_target or DEFAULT_MEMORY_TARGET
+    fingerprint = spec.fingerprint(
+        [name, described, cast_from] if described else uuid.uuid4().hex, memory_target=target_bytes
+    )
+    write = begin_node_write(
         target, overwrite=overwrite, fingerprint=fingerprint, zarr_format=zarr_format,
-        operation="write_labels",
+        operation="write_labels", levels=len(spec.levels), exists_message=_exists_message(target),
+        existing=existing, any_format=False,
     )
-    create_arrays(target, spec, only_missing=resume)
-    write_pyramid(
-        array, target, spec, scheduler=scheduler, progress=progress,
-        memory_target=memory_target or DEFAULT_MEMORY_TARGET, resume=resume,
+    spec = spec.with_paths(write.paths)
+    write.written += create_arrays(target, spec)
+    result = write_pyramid(
+        array, target, spec, token=write.token, scheduler=scheduler, progress=progress,
+        memory_target=target_bytes, resume=write.resume, values=True,
     )
+    write.markers = result.markers
+    sizes = dict(result.sizes)
     if crop:
-        _crop_levels(target, spec, parent_shapes)
+        write.written += _crop_levels(target, spec, parent_shapes, sizes)
 
-    values = _values(target, spec.levels[0].path, scheduler)
+    values = result.values if result.values is not None else np.array([], dtype=spec.dtype)
     colors_entries, colors_note = _colors_entries(values, colors_given)
     present = set(values.tolist())
     missing = sorted(set(props_given) - present)
@@ -543,22 +562,166 @@ def write_labels(
             target=target.url,
         ),
     )
-    write_group_attrs(target, zarr_format, attrs)
-    clear_progress(target)
-    index.touch(target, operation="write_labels", zarr_format=zarr_format)
+    attrs = with_stored_bytes(attrs, zarr_format, sum(sizes.values()) + write.written)
+    finish_node_write(write, attrs)
+    # the index has a row per image, labels included: journal the image (fewer ancestors to probe)
+    index.touch(location, operation="write_labels", zarr_format=zarr_format)
     _add_to_listing(location, zarr_format, version, name)
-    return open_labels(location, name, memory_cap=image.memory_cap)
+    return _written_labels(location, name, target, zarr_format, attrs, spec, crop_shapes=parent_shapes if crop else None)
 
 
-def _crop_levels(location: Location, spec: PyramidSpec, shapes: Sequence[tuple[int, ...]]) -> None:
-    """Shrink levels written one pixel larger than the image's (floor-rounded pyramids)."""
-    import zarr
+@dataclass(frozen=True, kw_only=True)
+class _Level:
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None
 
-    store = location.zarr_store()
-    with storage_errors(location, "write"):
-        for lv, shape in zip(spec.levels, shapes):
-            if lv.shape != shape:
-                zarr.open_array(store, path=lv.path, mode="r+").resize(shape)
+
+@dataclass(frozen=True, kw_only=True)
+class _Parent:
+    """What a label write needs of its image: attributes and level shapes, read cheaply."""
+
+    location: Location
+    zarr_format: int
+    version: str | None
+    attrs: dict[str, Any]
+    multiscale: Any
+    levels: tuple[_Level, ...]
+
+    @property
+    def axes(self) -> str:
+        return self.multiscale.axis_names
+
+
+def _level_doc(location: Location, path: str, zarr_format: int, index: int) -> Any:
+    """The zarr array of one level, built from its metadata document (one GET)."""
+    from ..errors import ReadError
+    from ..multiscale import _metadata
+
+    name = "zarr.json" if zarr_format == 3 else ".zarray"
+    raw = location.child(path).get(name)
+    if raw is None:
+        raise ReadError(
+            f"level {index} ({path!r}) of {location.url} is missing: the image is incomplete; "
+            "rewrite it or check it with 'ngffstore validate'"
+        )
+    try:
+        meta = _metadata({name: raw})
+    except Exception as exc:  # noqa: BLE001 - malformed or foreign metadata: one clear line
+        raise ReadError(f"cannot use the metadata of level {index} ({path!r}) of {location.url}: {exc}") from None
+    shards = None
+    if zarr_format == 3 and meta.codecs and type(meta.codecs[0]).__name__ == "ShardingCodec":
+        shards = tuple(int(s) for s in meta.chunk_grid.chunk_shape)
+        chunks = tuple(int(c) for c in meta.codecs[0].chunk_shape)
+    else:
+        chunks = tuple(int(c) for c in (meta.chunk_grid.chunk_shape if zarr_format == 3 else meta.chunks))
+    return _Level(shape=tuple(int(s) for s in meta.shape), chunks=chunks, shards=shards)
+
+
+def _read_parent(location: Location) -> _Parent:
+    """The image a label is written for: its group document and level 0's (2 GETs for Zarr v3).
+
+    Lower levels' shapes follow from level 0's and the scale ratios; a level whose shape the
+    ratio leaves ambiguous (an odd size: rounded up or down) has its document read (one GET).
+    """
+    from ..errors import NotNgffError
+    from ..ngff import parse_image_attrs
+    from ..nodes import read_group
+    from ..paths import check_relative_path
+
+    node = read_group(location)
+    try:
+        version, ms, _ = parse_image_attrs(node.attributes)
+    except NotNgffError as exc:
+        raise NotNgffError(f"{location.url}: {exc}") from None
+    document = location.child("zarr.json" if node.zarr_format == 3 else ".zattrs").url
+    paths = [
+        check_relative_path(ds.path, document=document, what=f"multiscale dataset path (level {j})")
+        for j, ds in enumerate(ms.datasets)
+    ]
+    levels = [_level_doc(location, paths[0], node.zarr_format, 0)]
+    for i in range(1, len(paths)):
+        prev, shape = levels[-1].shape, []
+        for s, a, b in zip(prev, ms.datasets[i - 1].scale, ms.datasets[i].scale):
+            f = b / a if a else 0.0
+            if f < 1 or abs(f - round(f)) > 1e-6:
+                shape = None
+                break
+            lo, hi = s // round(f), -(-s // round(f))
+            if lo != hi:
+                shape = None
+                break
+            shape.append(lo)
+        if shape is None or len(shape) != len(prev):
+            levels.append(_level_doc(location, paths[i], node.zarr_format, i))
+        else:
+            levels.append(_Level(shape=tuple(shape), chunks=levels[0].chunks, shards=levels[0].shards))
+    return _Parent(location=location, zarr_format=node.zarr_format, version=version,
+                   attrs=dict(node.attributes), multiscale=ms, levels=tuple(levels))
+
+
+def _written_labels(
+    image: Location, name: str, target: Location, zarr_format: int, attrs: dict[str, Any],
+    spec: PyramidSpec, *, crop_shapes: Sequence[tuple[int, ...]] | None,
+) -> Labels:
+    """The label image just written, opened from what was written (no read)."""
+    import json
+
+    from .read import Labels, open_labels
+
+    try:
+        from ..image._zarrio import Storage
+        from ..image.read import Image
+        from ..ngff import parse_image_attrs
+
+        version, ms, omero = parse_image_attrs(attrs)
+        meta = {}
+        for i in range(len(spec.levels)):
+            shape = crop_shapes[i] if crop_shapes is not None else None
+            docs = array_documents(spec, i, shape)
+            meta[i] = json.loads(docs["zarr.json" if zarr_format == 3 else ".zarray"])
+        opened = Image(storage=Storage(target), zarr_format=zarr_format, attrs=attrs, version=version,
+                       multiscale=ms, omero=omero, memory_cap=None, level_meta=meta)
+        return Labels._from_image(opened, name)
+    except TypeError:  # the reader's constructor changed: open it the usual way
+        return open_labels(image, name)
+
+
+def _crop_levels(
+    location: Location, spec: PyramidSpec, shapes: Sequence[tuple[int, ...]], sizes: dict[str, int]
+) -> int:
+    """Shrink levels written one pixel larger than the image's (floor-rounded pyramids): their
+    array documents are rewritten with the image's shape and objects wholly outside it deleted
+    (as zarr's resize does). ``sizes`` loses the deleted keys; returns the document bytes."""
+    written = 0
+    stale: list[str] = []
+    for i, (lv, shape) in enumerate(zip(spec.levels, shapes)):
+        if lv.shape == shape:
+            continue
+        for doc_name, data in array_documents(spec, i, shape).items():
+            location.put(f"{lv.path}/{doc_name}", data)
+            written += len(data)
+        unit = lv.unit
+        inside = [-(-n // u) for n, u in zip(shape, unit)]
+        for key in [k for k in sizes if k.startswith(lv.path + "/")]:
+            coords = _chunk_coords(key[len(lv.path) + 1 :], spec.zarr_format)
+            if coords is not None and any(c >= n for c, n in zip(coords, inside)):
+                stale.append(key)
+                sizes.pop(key)
+    delete_keys(location, stale)
+    return written
+
+
+def _chunk_coords(key: str, zarr_format: int) -> tuple[int, ...] | None:
+    parts = key.split("/")
+    if zarr_format == 3:
+        if not parts or parts[0] != "c":
+            return None
+        parts = parts[1:]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        return None
 
 
 __all__ = ["MAX_GENERATED_COLORS", "check_name", "list_labels", "remove_labels", "write_labels"]
