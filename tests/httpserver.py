@@ -156,6 +156,8 @@ def _make_handler(server: StaticHTTPServer) -> type[BaseHTTPRequestHandler]:
             return full if os.path.isfile(full) else None  # folders: no listing
 
         def _send(self, status: int, body: bytes, headers: dict[str, str], head: bool) -> None:
+            # recorded before answering: a client that has its answer finds its request counted
+            server._record(HTTPRequest(self.command, self.path, status, self.headers.get("Range")))
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -163,7 +165,6 @@ def _make_handler(server: StaticHTTPServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if not head:
                 self.wfile.write(body)
-            server._record(HTTPRequest(self.command, self.path, status, self.headers.get("Range")))
 
         def _serve(self, head: bool) -> None:
             path = self._file()

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     status = result.status
     print(f"{len(frame)} match(es)", file=sys.stderr)
     for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+        if issubclass(warning.category, UserWarning):  # not e.g. a library's ResourceWarning
+            print(f"warning: {warning.message}", file=sys.stderr)
     if status is not None and status.pending:
         print(
             f"note: {status.pending_changes} change(s) made since the index was written were read "

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import NotNgffError
+from ..errors import NotNgffError, StorageAccessError, StoreNotFoundError
 from ..ngff import ome_attrs, parse_image_attrs
 from ..nodes import Node, read_group, try_read_node
 from ..paths import unsafe_reason
@@ -224,6 +224,29 @@ def find_images(root: Location) -> list[Location]:
     return [node.location for node in find_image_nodes(root)]
 
 
+def _indexed_images(root: Location) -> list[str]:
+    """Paths of the images (not plate fields) and plates listed in the index at ``root``."""
+    from ..index import load_index
+
+    try:
+        table, _ = load_index(root)
+    except StoreNotFoundError:
+        raise StorageAccessError(
+            f"cannot list the images below {root.url}: the host does not list folders and there "
+            "is no index there; give image URLs, or publish the collection's index with it"
+        ) from None
+    paths: dict[str, None] = {}
+    for path, kind, plate in zip(
+        table.column("path").to_pylist(),
+        table.column("kind").to_pylist(),
+        table.column("plate_path").to_pylist() if "plate_path" in table.column_names else [None] * table.num_rows,
+    ):
+        top = plate if kind == "plate-field" and plate else path
+        if unsafe_reason(top) is None:
+            paths[top] = None
+    return sorted(paths)
+
+
 def find_image_nodes(root: Location) -> list[Node]:
     """The image nodes of :func:`find_images`, as read (one GET per node document, the Zarr
     format passed down from the first one; a folder is listed only when it is no NGFF node)."""
@@ -248,11 +271,21 @@ def find_image_nodes(root: Location) -> list[Node]:
         else:
             if depth >= MAX_DEPTH:
                 return
-            with storage_errors(loc, "read"):
-                try:
-                    entries = loc.fs.ls(loc.path, detail=True)
-                except (FileNotFoundError, NotADirectoryError):
+            try:
+                if loc.protocol in ("http", "https"):
+                    raise StorageAccessError(f"{loc.url}: HTTP cannot list a folder")
+                with storage_errors(loc, "read"):
+                    try:
+                        entries = loc.fs.ls(loc.path, detail=True)
+                    except (FileNotFoundError, NotADirectoryError):
+                        return
+            except StorageAccessError:
+                if depth:
                     return
+                # a host that cannot list (HTTP, a bucket without ListBucket): the index says
+                for path in _indexed_images(loc):
+                    visit(loc.child(path), depth + 1, fmt)
+                return
             for e in sorted(entries, key=lambda e: e["name"]):
                 base = posixpath.basename(str(e["name"]).rstrip("/"))
                 if (
