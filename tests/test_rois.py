@@ -341,7 +341,7 @@ def test_failed_attribute_write_removes_new_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise ngffstore.StorageError("disk full")
 
-    monkeypatch.setattr(rois._store, "write_node", boom)
+    monkeypatch.setattr(rois._store, "commit", boom)
     with pytest.raises(ngffstore.StorageError):
         rois.write_rois(url, SHAPES[2:], layer="a", overwrite=True)
     assert sorted(glob.glob(f"{url}/rois/**/*.parquet", recursive=True)) == before

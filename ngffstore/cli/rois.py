@@ -156,9 +156,9 @@ def run_import(args: argparse.Namespace) -> int:
     from converters.rois import read_ontology_file, read_rois_file
 
     from ..nodes import read_attrs
-    from ..rois import Ontology, write_rois
+    from ..rois import Ontology
     from ..rois._model import check_layer_name
-    from ..rois._store import image_extent
+    from ..rois._store import image_extent, store_rois
     from ..storage import Location
 
     check_layer_name(args.layer)
@@ -180,7 +180,7 @@ def run_import(args: argparse.Namespace) -> int:
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        layer = write_rois(
+        stored = store_rois(
             location,
             rois,
             layer=args.layer,
@@ -195,6 +195,13 @@ def run_import(args: argparse.Namespace) -> int:
             repair=args.repair,
         )
     _warn_lines(caught, "import")
+    layer = stored.layer
+    if not stored.written:
+        print(
+            f"nothing to do: these {len(rois)} ROIs were already added to layer {args.layer!r} of "
+            f"{location.url} (import {stored.import_id[:12]}; layer has {layer.count} ROIs)"
+        )
+        return 0
     terms = ", ".join(f"{t} {n}" for t, n in sorted(layer.terms.items())) or "no terms"
     verb = "added" if args.append else "imported"
     print(

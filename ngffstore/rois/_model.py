@@ -245,6 +245,9 @@ class Layer:
     next_id: int = 1
     created: str | None = None
     modified: str | None = None
+    imports: tuple[str, ...] = ()
+    """Ids of the imports committed to the layer (a digest of the ROIs and the options): an
+    append whose id is here was committed already, and is not repeated."""
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping[str, Any]) -> Layer:
@@ -267,10 +270,11 @@ class Layer:
             next_id=int(d.get("next_id", 1)),
             created=d.get("created"),
             modified=d.get("modified"),
+            imports=tuple(str(i) for i in d.get("imports") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind,
             "count": self.count,
             "area": _num(self.area),
@@ -289,6 +293,9 @@ class Layer:
             "created": self.created,
             "modified": self.modified,
         }
+        if self.imports:
+            out["imports"] = list(self.imports)
+        return out
 
     def to_text(self) -> str:
         terms = ", ".join(f"{k} {v}" for k, v in sorted(self.terms.items())) or "-"

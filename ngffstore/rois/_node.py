@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from ..errors import (
     ValidationError,
 )
 from ..ngff import ome_attrs, parse_image_attrs
-from ..storage import Location, storage_errors
+from ..storage import Location, parse_json
 from ._model import (
     RoisAttrs,
 )
@@ -31,6 +30,8 @@ class Node:
     zarr_format: int
     document: dict[str, Any]
     attrs: dict[str, Any]
+    stored: Any = None
+    """The :class:`ngffstore.nodes.Node` as read (its version makes the commit conditional)."""
 
     @property
     def rois(self) -> RoisAttrs:
@@ -49,9 +50,16 @@ def as_location(image: Any, storage_options: Mapping[str, Any] | None = None) ->
 
 
 def read_node(location: Location, action: str) -> Node:
-    from ..metadata import read_group_document
+    from .. import nodes
 
-    fmt, doc, attrs = read_group_document(location)
+    stored = nodes.read_group(location)
+    attrs = dict(stored.attributes)
+    check_image(location, attrs, action)
+    return Node(location, stored.zarr_format, stored.document, attrs, stored)
+
+
+def check_image(location: Location, attrs: Mapping[str, Any], action: str) -> None:
+    """Refuse anything but an OME-NGFF image that is not being written."""
     _, ome = ome_attrs(attrs)
     if not isinstance(ome.get("multiscales"), list) or isinstance(ome.get("image-label"), Mapping):
         raise NotNgffError(f"cannot {action} at {location.url}: it is not an OME-NGFF image")
@@ -61,20 +69,36 @@ def read_node(location: Location, action: str) -> Node:
             f"cannot {action} at {location.url}: the image is being written (or a write was "
             "interrupted); finish or rerun that write first"
         )
-    return Node(location, fmt, doc, attrs)
 
 
-def write_node(node: Node, attrs: dict[str, Any]) -> None:
-    from ..metadata import write_group_document
+def commit(
+    node: Node, change: Callable[[dict[str, Any]], dict[str, Any] | None], action: str
+) -> Node | None:
+    """Apply ``change`` to the image's attributes as one conditional read-modify-write.
 
-    doc = node.document
-    if node.zarr_format == 3:
-        doc = dict(doc)
-        doc["attributes"] = attrs
-    else:
-        doc = attrs
-    write_group_document(node.location, node.zarr_format, doc)
-    _touch_index(node, attrs)
+    ``change`` gets the attributes as they are at the time of the write (re-read and re-applied
+    when another writer got there first), so it must be a pure function of them; it may raise
+    to refuse. Returns the node as written, or None when ``change`` wrote nothing.
+    """
+    from ..metadata import update_node
+
+    wrote = False
+
+    def checked(attrs: dict[str, Any]) -> dict[str, Any] | None:
+        nonlocal wrote
+        check_image(node.location, attrs, action)
+        new = change(attrs)
+        wrote = new is not None
+        return new
+
+    stored = update_node(
+        node.location, checked, zarr_format=node.zarr_format, node=node.stored, what=action
+    )
+    if not wrote:
+        return None
+    written = Node(node.location, stored.zarr_format, stored.document, dict(stored.attributes), stored)
+    _touch_index(written, written.attrs)
+    return written
 
 
 def _touch_index(node: Node, attrs: Mapping[str, Any]) -> None:
@@ -108,13 +132,12 @@ def image_extent(location: Location, attrs: Mapping[str, Any], zarr_format: int)
         )
     key = "zarr.json" if zarr_format == 3 else ".zarray"
     path = ms.datasets[0].path
-    with storage_errors(location.child(path), "read"):
-        try:
-            meta = json.loads(location.fs.cat_file(location.key(f"{path}/{key}")))
-        except FileNotFoundError:
-            raise ReadError(
-                f"level 0 ({path!r}) of {location.url} is missing: the image is incomplete"
-            ) from None
+    data = location.get(f"{path}/{key}")
+    if data is None:
+        raise ReadError(f"level 0 ({path!r}) of {location.url} is missing: the image is incomplete")
+    meta = parse_json(data, location.child(f"{path}/{key}"))
+    if not isinstance(meta, dict):
+        raise ReadError(f"level 0 of {location.url} has no usable shape")
     shape = meta.get("shape")
     if not isinstance(shape, list) or len(shape) != len(axes):
         raise ReadError(f"level 0 of {location.url} has no usable shape")

@@ -8,12 +8,13 @@ layer as it was, and a failed import leaves it untouched (its new files are remo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,13 @@ import shapely
 
 from .. import provenance
 from ..errors import (
+    ConflictError,
     InputError,
     NgffStoreError,
     OutputExistsError,
     StoreNotFoundError,
 )
+from ..nodes import UPDATE_ATTEMPTS
 from ..storage import Location, storage_errors
 from . import _parquet as pqio
 from ._input import GEOMETRY_TYPES, as_input, assign_ids, check_geometries, check_roi_terms
@@ -42,7 +45,7 @@ from ._model import (
     check_kind,
     check_layer_name,
 )
-from ._node import as_location, image_extent, read_node, write_node
+from ._node import as_location, commit, image_extent, read_node
 from ._query import layers_for
 
 log = logging.getLogger("ngffstore")
@@ -105,122 +108,134 @@ def write_rois(
     OutputExistsError
         The layer exists and neither ``overwrite`` nor ``append`` was given.
     """
+    return store_rois(
+        image_url, rois, layer=layer, kind=kind, author=author, terms=terms, ontology=ontology,
+        overwrite=overwrite, append=append, repair=repair, storage_options=storage_options,
+    ).layer
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What :func:`store_rois` did: the layer as stored, and whether this call wrote it (False:
+    the same ROIs had been appended to the layer already, nothing was written)."""
+
+    layer: Layer
+    written: bool
+    import_id: str
+
+
+class _Stale(Exception):
+    """The layer being appended to changed under us: ids must be assigned again."""
+
+
+class _Committed(Exception):
+    """This import was committed already (a rerun of an append)."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+
+
+def store_rois(
+    image_url: Any,
+    rois: Any,
+    *,
+    layer: str,
+    kind: str | None = None,
+    author: str | None = None,
+    terms: str | Sequence[str] | None = None,
+    ontology: Any = None,
+    overwrite: bool = False,
+    append: bool = False,
+    repair: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Stored:
+    """:func:`write_rois`, telling whether anything was written.
+
+    Concurrent writers lose nothing: the new Parquet file gets a name of its own, then the
+    image's attributes are changed by one conditional read-modify-write (other layers, terms,
+    key-values written meanwhile are kept). An append whose layer changed meanwhile is redone
+    (its ids depend on the layer). An append of ROIs that were already appended to the layer
+    (same ROIs, terms, kind and author: the same import id) is not repeated: a rerun of an
+    interrupted or finished ``--append`` is a no-op.
+    """
     started = provenance.now()
     location = as_location(image_url, storage_options)
     layer = check_layer_name(layer)
     if overwrite and append:
         raise InputError("give overwrite or append, not both")
     node = read_node(location, "write ROIs")
-    current = node.rois
-    existing = current.layers.get(layer)
-    if existing is not None and not (overwrite or append):
-        raise OutputExistsError(
-            f"ROI layer {layer!r} already exists in {location.url}; pass overwrite=True (--overwrite) "
-            "to replace it or append=True (--append) to add to it"
-        )
-    if kind is None:
-        kind = existing.kind if (existing is not None and append) else "user"
-    kind = check_kind(kind)
-    if append and existing is not None and existing.kind != kind:
-        raise InputError(
-            f"layer {layer!r} is a {existing.kind} layer: cannot append {kind} ROIs to it"
-        )
     onto = load_ontology(ontology, storage_options) if ontology is not None else None
-
     inp = as_input(rois)
     n = len(inp.geometry)
     width, height = image_extent(location, node.attrs, node.zarr_format)
     geometry = check_geometries(inp, width, height, repair)
     extra_terms = [terms] if isinstance(terms, str) else list(terms or [])
     roi_terms = check_roi_terms(inp, extra_terms, onto)
-
-    base = existing if (append and existing is not None) else None
-    existing_ids = (
-        _existing_ids(location, base) if base is not None and _has_int_ids(inp.ids) else set()
-    )
-    ids, source_ids = assign_ids(inp.ids, existing_ids, base.next_id if base is not None else 1)
+    wkb = shapely.to_wkb(geometry) if n else np.empty(0, dtype=object)
     bounds = shapely.bounds(geometry) if n else np.zeros((0, 4))
     area = shapely.area(geometry) if n else np.zeros(0)
-    now = pd.Timestamp.now(tz="UTC")
-    cols = pqio.Columns(
-        ids=ids,
-        wkb=shapely.to_wkb(geometry) if n else np.empty(0, dtype=object),
-        bounds=bounds,
-        terms=roi_terms,
-        properties=inp.properties,
-        area=area,
-        kind=kind,
-        author=author,
-        created_ms=int(now.value // 1_000_000),
-        source_ids=source_ids,
-    )
-    table = pqio.make_table(cols)
     type_names = (
         sorted({GEOMETRY_TYPES[int(t)] for t in np.unique(shapely.get_type_id(geometry))})
         if n
         else []
     )
-
-    # the term copy: what the image had, what the file said, the ontology given (wins)
-    term_table = current.terms
-    file_terms = {}
-    for name, info in inp.terms_info.items():
-        try:
-            term = Term.from_dict(name, info)
-        except InputError:
-            continue
-        have = term_table.terms.get(term.name)
-        if have is None:
-            file_terms[term.name] = term
-        elif (have.id is None and term.id is not None) or (
-            have.parent is None and term.parent is not None
-        ):
-            # keep the image's colour, learn what it did not know
-            file_terms[term.name] = replace(
-                have,
-                id=have.id if have.id is not None else term.id,
-                parent=have.parent or term.parent,
-            )
-    term_table = term_table.merged(Ontology(file_terms)).without_dangling_parents()
-    if onto is not None:
-        term_table = term_table.merged(onto)
     used_terms = set(pc.unique(pc.list_flatten(roi_terms)).to_pylist())
-    new_terms = used_terms - set(term_table.terms)
-    term_table = term_table.merged(Ontology({t: Term.from_dict(t, {}) for t in new_terms}))
-    term_table.check(f"the terms of {inp.source or 'the ROIs'}")
 
-    part = f"{ROIS_DIR}/{layer}/{uuid.uuid4().hex[:16]}.parquet"
-    summary = _summarise(
-        layer, kind, roi_terms, area, bounds, type_names, author, inp.property_keys
-    )
-    created = now.isoformat()
-    layer_info = _merge(
-        base,
-        summary,
-        LayerFile(path=part, rows=n),
-        int(ids.max()) + 1 if n else (base.next_id if base else 1),
-        created,
-    )
-    extra_meta = {"layer": layer, "kind": kind, "author": author, "image": location.url}
-    written = False
-    try:
-        size = pqio.write_table(
-            location, part, table, pqio.geo_metadata(type_names, bounds), extra_meta
+    for _attempt in range(UPDATE_ATTEMPTS):
+        current = node.rois
+        existing = current.layers.get(layer)
+        if existing is not None and not (overwrite or append):
+            raise _layer_exists(layer, location)
+        lay_kind = check_kind(kind if kind is not None else (
+            existing.kind if (existing is not None and append) else "user"
+        ))
+        if append and existing is not None and existing.kind != lay_kind:
+            raise InputError(
+                f"layer {layer!r} is a {existing.kind} layer: cannot append {lay_kind} ROIs to it"
+            )
+        import_id = _import_id(layer, lay_kind, author, extra_terms, wkb, roi_terms, inp)
+        if append and existing is not None and import_id in existing.imports:
+            return Stored(existing, False, import_id)
+        # the term copy is checked now (a bad ontology fails before anything is written) and
+        # computed again at the commit, from the terms as they are then
+        _term_table(current.terms, inp, onto, used_terms, inp.source)
+
+        base = existing if (append and existing is not None) else None
+        existing_ids = (
+            _existing_ids(location, base) if base is not None and _has_int_ids(inp.ids) else set()
         )
-        written = True
-        layer_info = replace(
-            layer_info, files=layer_info.files[:-1] + (LayerFile(path=part, rows=n, bytes=size),)
+        ids, source_ids = assign_ids(inp.ids, existing_ids, base.next_id if base is not None else 1)
+        now = pd.Timestamp.now(tz="UTC")
+        cols = pqio.Columns(
+            ids=ids,
+            wkb=wkb,
+            bounds=bounds,
+            terms=roi_terms,
+            properties=inp.properties,
+            area=area,
+            kind=lay_kind,
+            author=author,
+            created_ms=int(now.value // 1_000_000),
+            source_ids=source_ids,
         )
-        new_rois = current.with_layer(layer_info, layer, term_table)
-        attrs = with_rois(node.attrs, new_rois)
+        table = pqio.make_table(cols)
+        # a name of its own (never one a committed document points at), starting with the
+        # import id so that a rerun finds what an interrupted run of the same import left
+        part = f"{ROIS_DIR}/{layer}/{import_id[:16]}-{uuid.uuid4().hex[:8]}.parquet"
+        summary = _summarise(
+            layer, lay_kind, roi_terms, area, bounds, type_names, author, inp.property_keys
+        )
+        created = now.isoformat()
+        extra_meta = {"layer": layer, "kind": lay_kind, "author": author, "image": location.url}
         params = {
             "layer": layer,
-            "kind": kind,
+            "kind": lay_kind,
             "author": author,
             "terms": extra_terms,
             "rows": n,
             "mode": "append" if append else ("overwrite" if overwrite else "create"),
             "repair": repair,
+            "import_id": import_id,
         }
         if inp.source:
             params["format"] = getattr(rois, "format", None)
@@ -232,15 +247,161 @@ def write_rois(
             target=location.url,
             storage_options=storage_options,
         )
-        write_node(node, provenance.append(attrs, rec))
-    except BaseException:
-        if written:
+        size = pqio.write_table(
+            location, part, table, pqio.geo_metadata(type_names, bounds), extra_meta
+        )
+        layer_info = _merge(
+            base,
+            summary,
+            LayerFile(path=part, rows=n, bytes=size),
+            int(ids.max()) + 1 if n else (base.next_id if base else 1),
+            created,
+        )
+        layer_info = replace(
+            layer_info, imports=(base.imports if base is not None else ()) + (import_id,)
+        )
+        replaced: tuple[LayerFile, ...] = ()
+
+        def change(
+            attrs: dict[str, Any],
+            import_id: str = import_id,
+            existing: Layer | None = existing,
+            layer_info: Layer = layer_info,
+            rec: dict[str, Any] = rec,
+        ) -> dict[str, Any]:
+            nonlocal replaced
+            latest = RoisAttrs.from_attrs(attrs)
+            now_layer = latest.layers.get(layer)
+            if append and now_layer is not None and import_id in now_layer.imports:
+                raise _Committed(now_layer)
+            if not (overwrite or append) and now_layer is not None:
+                raise _layer_exists(layer, location)
+            if append and _state(now_layer) != _state(existing):
+                raise _Stale()
+            replaced = now_layer.files if (overwrite and now_layer is not None) else ()
+            term_table = _term_table(latest.terms, inp, onto, used_terms, inp.source)
+            new_rois = latest.with_layer(layer_info, layer, term_table)
+            return provenance.append(with_rois(attrs, new_rois), rec)
+
+        try:
+            commit(node, change, "write ROIs in")
+        except _Stale:
             remove_quietly(location, part)
-        raise
-    if existing is not None and not append:
-        for f in existing.files:
-            remove_quietly(location, f.path)
-    return layer_info
+            node = read_node(location, "write ROIs")
+            continue
+        except _Committed as done:
+            remove_quietly(location, part)
+            return Stored(done.layer, False, import_id)
+        except BaseException:
+            remove_quietly(location, part)
+            raise
+        for f in replaced:
+            if f.path != part:
+                remove_quietly(location, f.path)
+        if not overwrite:
+            _remove_leftovers(location, layer, import_id, keep={f.path for f in layer_info.files})
+        return Stored(layer_info, True, import_id)
+    raise ConflictError(
+        f"cannot append to ROI layer {layer!r} of {location.url}: other writers changed it "
+        f"{UPDATE_ATTEMPTS} times in a row; nothing was written, run the command again"
+    )
+
+
+def _layer_exists(layer: str, location: Location) -> OutputExistsError:
+    return OutputExistsError(
+        f"ROI layer {layer!r} already exists in {location.url}; pass overwrite=True (--overwrite) "
+        "to replace it or append=True (--append) to add to it"
+    )
+
+
+def _state(layer: Layer | None) -> str | None:
+    return None if layer is None else json.dumps(layer.to_dict(), sort_keys=True)
+
+
+def _import_id(
+    layer: str,
+    kind: str,
+    author: str | None,
+    extra_terms: Sequence[str],
+    wkb: np.ndarray,
+    roi_terms: pa.Array,
+    inp: Any,
+) -> str:
+    """A digest of what an import adds to a layer: its ROIs (geometry, terms, properties, the
+    input's ids) and the options that shape the rows (kind, author, terms given)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([layer, kind, author, sorted(map(str, extra_terms))]).encode())
+    lengths = pc.list_value_length(roi_terms).to_numpy(zero_copy_only=False)
+    parts = [
+        np.asarray([len(b) for b in wkb], dtype=np.int64).tobytes(),
+        b"".join(wkb),
+        np.asarray(lengths, dtype=np.int64).tobytes(),
+        json.dumps(pc.list_flatten(roi_terms).to_pylist()).encode(),
+        json.dumps(list(inp.properties)).encode(),
+        json.dumps([None if v is None else str(v) for v in list(inp.ids)]).encode(),
+    ]
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()[:32]
+
+
+def _term_table(
+    base: Ontology, inp: Any, onto: Ontology | None, used: set[str], source: str | None
+) -> Ontology:
+    """The image's copy of the ontology after adding these ROIs' terms to ``base``: what the
+    image had, what the file said, the ontology given (wins), and a default for the rest."""
+    file_terms = {}
+    for name, info in inp.terms_info.items():
+        try:
+            term = Term.from_dict(name, info)
+        except InputError:
+            continue
+        have = base.terms.get(term.name)
+        if have is None:
+            file_terms[term.name] = term
+        elif (have.id is None and term.id is not None) or (
+            have.parent is None and term.parent is not None
+        ):
+            # keep the image's colour, learn what it did not know
+            file_terms[term.name] = replace(
+                have,
+                id=have.id if have.id is not None else term.id,
+                parent=have.parent or term.parent,
+            )
+    table = base.merged(Ontology(file_terms)).without_dangling_parents()
+    if onto is not None:
+        table = table.merged(onto)
+    new_terms = used - set(table.terms)
+    table = table.merged(Ontology({t: Term.from_dict(t, {}) for t in new_terms}))
+    table.check(f"the terms of {source or 'the ROIs'}")
+    return table
+
+
+def _remove_leftovers(location: Location, layer: str, import_id: str, keep: set[str]) -> None:
+    """Remove the files an interrupted run of this same import left in the layer's folder.
+
+    Only files named after this import id and not in the layer: a concurrent run of the same
+    import cannot commit them any more (it finds the import id committed and stops).
+    """
+    folder = location.child(ROIS_DIR, layer)
+    prefix = import_id[:16] + "-"
+    try:
+        with storage_errors(folder, "read"):
+            if location.is_local:
+                names = os.listdir(folder.path) if os.path.isdir(folder.path) else []
+            else:
+                names = [
+                    p.rsplit("/", 1)[-1]
+                    for p in location.fs.ls(folder.path, detail=False, refresh=True)
+                ]
+    except (NgffStoreError, FileNotFoundError) as exc:
+        log.warning("could not look for leftovers in %s: %s", folder.url, exc)
+        return
+    for name in names:
+        path = f"{ROIS_DIR}/{layer}/{name}"
+        if name.startswith(prefix) and name.endswith(".parquet") and path not in keep:
+            remove_quietly(location, path)
 
 
 def _has_int_ids(ids: Any) -> bool:
@@ -413,11 +574,18 @@ def delete_layer(
     started = provenance.now()
     location = as_location(image, storage_options)
     node = read_node(location, "delete ROIs")
-    current = node.rois
-    lay = layers_for(current, layer, location.url)[0]
-    new_rois = current.with_layer(None, layer, current.terms)
+    layers_for(node.rois, layer, location.url)  # one clear line when there is no such layer
     rec = provenance.record("delete_rois", {"layer": layer}, started=started, target=location.url)
-    write_node(node, provenance.append(with_rois(node.attrs, new_rois), rec))
-    for f in lay.files:
+    removed: tuple[LayerFile, ...] = ()
+
+    def change(attrs: dict[str, Any]) -> dict[str, Any]:
+        nonlocal removed
+        current = RoisAttrs.from_attrs(attrs)
+        removed = layers_for(current, layer, location.url)[0].files
+        new_rois = current.with_layer(None, layer, current.terms)
+        return provenance.append(with_rois(attrs, new_rois), rec)
+
+    commit(node, change, "delete ROIs in")
+    for f in removed:
         remove_quietly(location, f.path)
     remove_quietly(location, f"{ROIS_DIR}/{layer}")
