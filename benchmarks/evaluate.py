@@ -23,6 +23,7 @@ Not run by CI.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -73,7 +74,7 @@ def synthetic_prediction(truth: np.ndarray, seed: int) -> np.ndarray:
     drop = rng.choice(ids, size=len(ids) // 20, replace=False)
     pred[np.isin(pred, drop)] = 0
     keep = np.setdiff1d(ids, drop)
-    for a, b in zip(keep[: len(keep) // 50], keep[1 : len(keep) // 50 + 1]):
+    for a, b in itertools.pairwise(keep[: len(keep) // 50 + 1]):
         pred[pred == b] = a
     size = truth.shape[0]
     extra = synthetic_truth(size, max(1, len(ids) * 3 // 100), seed + 20_000)

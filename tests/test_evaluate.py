@@ -119,7 +119,7 @@ def test_detection_gating_distance_and_points():
 def test_matching_is_optimal_not_greedy():
     # truth 0 overlaps pred 0 (0.9) and pred 1 (0.6); truth 1 overlaps only pred 0 (0.7):
     # greedy by IoU takes (0, 0) and leaves truth 1 alone; the optimum matches both
-    ti, pi, s = match(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([0.9, 0.6, 0.7]))
+    ti, pi, _ = match(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([0.9, 0.6, 0.7]))
     assert sorted(zip(ti.tolist(), pi.tolist())) == [(0, 1), (1, 0)]
 
 
@@ -236,10 +236,10 @@ def test_blockwise_gather_equals_whole_image():
 # ---------------------------------------------------------------------------------------------
 # the store: an image, a plate, a collection (the demo collection, small)
 # ---------------------------------------------------------------------------------------------
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import os
+import shutil
+from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -352,8 +352,8 @@ def test_plate_fields_summary_and_heatmap(demo, tmp_path):
 
 def test_collection_skips_images_without_both_and_stores_per_image(demo):
     from ngffstore.evaluation import evaluate
-    from ngffstore.metadata import read_table
     from ngffstore.labels import remove_labels
+    from ngffstore.metadata import read_table
 
     remove_labels(str(demo / "plate.ome.zarr" / "B" / "2" / "1"), "pred")
     result = evaluate(str(demo), prediction="labels:pred", truth="labels:nuclei", table="ev")
@@ -463,3 +463,19 @@ def test_example_evaluate_demo_plate(demo, tmp_path, capsys):
     assert os.path.getsize(tmp_path / "evaluate_demo_plate.png") > 500
     assert example.main([str(demo / "nothere"), "--scheduler", "threads", "--out", str(tmp_path)]) != 0
     assert "error:" in capsys.readouterr().err
+
+
+def test_slabs_inside_a_block_equal_one_pass(monkeypatch):
+    from ngffstore.evaluation import _blocks
+
+    rng = np.random.default_rng(11)
+    truth = random_labels(rng, shape=(90, 70), n=30)
+    pred = jitter(rng, truth)
+    whole = count_block(truth, pred, (100, 200))
+    monkeypatch.setattr(_blocks, "SLAB_PIXELS", 7 * 70 + 3)  # slabs of 7 rows, the last one short
+    slabs = count_block(truth, pred, (100, 200))
+    for a, b in zip(whole, slabs):
+        np.testing.assert_allclose(a, b)
+    monkeypatch.setattr(_blocks, "DENSE_BINS", 4)  # the sorting path gives the same table
+    for a, b in zip(whole, count_block(truth, pred, (100, 200))):
+        np.testing.assert_allclose(a, b)

@@ -82,7 +82,7 @@ def test_bad_input_one_line_nothing_written(plate, capsys, args, match, exit_cod
     import re
 
     before = files(plate)
-    code, out, err = run(capsys, "evaluate", str(plate), *args)
+    code, _, err = run(capsys, "evaluate", str(plate), *args)
     assert code == exit_code
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ngffstore evaluate: error:"), err

@@ -8,7 +8,6 @@ in-memory arrays and :func:`gather` for dask arrays, chunk by chunk.
 """
 
 from ._blocks import count_block, gather, merge, overlaps
-from ._run import Evaluation, evaluate, summarize
 from ._metrics import (
     MAP_THRESHOLDS,
     SCORE_COLUMNS,
@@ -21,11 +20,12 @@ from ._metrics import (
     pixel_scores,
     score,
 )
+from ._run import Evaluation, evaluate, summarize
 
 __all__ = [
-    "Evaluation",
     "MAP_THRESHOLDS",
     "SCORE_COLUMNS",
+    "Evaluation",
     "Overlaps",
     "count_block",
     "count_error",

@@ -19,7 +19,10 @@ from ._metrics import Overlaps, from_pixels
 Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 #: Below this many possible (truth, prediction) id pairs a block counts them with one bincount.
-DENSE_BINS = 1 << 21
+DENSE_BINS = 1 << 20
+
+#: Pixels counted at a time inside a block (bounds the temporary arrays to ~20 MB).
+SLAB_PIXELS = 1 << 19
 
 #: How many block tables one merge task sums.
 MERGE_FAN_IN = 16
@@ -32,13 +35,27 @@ def _empty(ndim: int) -> Counts:
 
 def count_block(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int] = ()) -> Counts:
     """The (truth, prediction) pairs of one block: ids, pixel counts and coordinate sums
-    (level-0 pixel indices; ``offset`` is the block's corner)."""
+    (level-0 pixel indices; ``offset`` is the block's corner).
+
+    The block is counted in slabs of about :data:`SLAB_PIXELS` along its first axis, so the
+    temporary arrays stay small next to the block itself."""
     truth = np.asarray(truth)
     pred = np.asarray(pred)
     if truth.shape != pred.shape:
         raise InputError(f"blocks of different shapes {truth.shape} and {pred.shape}")
+    offset = tuple(int(v) for v in offset) or (0,) * truth.ndim
+    if truth.ndim == 0 or truth.size <= SLAB_PIXELS:
+        return _count(truth, pred, offset)
+    step = max(1, SLAB_PIXELS // max(1, truth[0].size))
+    parts = [
+        _count(truth[i : i + step], pred[i : i + step], (offset[0] + i, *offset[1:]))
+        for i in range(0, truth.shape[0], step)
+    ]
+    return merge(*parts) if len(parts) > 1 else parts[0]
+
+
+def _count(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int]) -> Counts:
     ndim = truth.ndim
-    offset = tuple(offset) or (0,) * ndim
     fg = truth != 0
     fg |= pred != 0
     where = np.nonzero(fg)

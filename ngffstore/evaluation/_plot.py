@@ -62,7 +62,7 @@ def draw(evaluation: Any, path: str) -> str:
     for k, (n, v) in enumerate(zip(names, table["f1"])):
         y = top + k * row_h
         d.text((4, y + 2), n[-(label_w // 6 - 1):], fill="black")
-        w = 0 if not np.isfinite(v) else int(round(float(v) * bar_w))
+        w = 0 if not np.isfinite(v) else round(float(v) * bar_w)
         d.rectangle([label_w, y + 2, label_w + max(w, 1), y + row_h - 3], fill=colour(v))
         d.text((label_w + w + 4, y + 2), "-" if not np.isfinite(v) else f"{v:.2f}", fill="black")
     _legend(d, label_w, top + row_h * len(names) + 10)

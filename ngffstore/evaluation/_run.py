@@ -76,14 +76,14 @@ class Evaluation:
     def to_text(self) -> str:
         s = self.summary.iloc[0]
         lines = [
-            f"{self.url}: {self.prediction} (prediction) vs {self.truth} (truth), "
-            f"{int(s['images'])} image(s), IoU > {self.threshold:g}, gating {self.distance:g} px",
-            f"  objects  truth {int(s['truth_objects'])}  predicted {int(s['pred_objects'])}  "
-            f"TP {_num(s['tp'])}  FP {_num(s['fp'])}  FN {_num(s['fn'])}",
-            f"  pooled   precision {_f(s['precision'])}  recall {_f(s['recall'])}  F1 {_f(s['f1'])}  "
-            f"detection F1 {_f(s['det_f1'])}  count error {_f(s['count_error'])}",
-            f"  mean     F1 {_f(s['mean_f1'])}  mAP {_f(s['mean_map'])}  IoU {_f(s['mean_mean_iou'])}  "
-            f"PQ {_f(s['mean_pq'])}  Dice {_f(s['mean_dice'])}",
+            (f"{self.url}: {self.prediction} (prediction) vs {self.truth} (truth), "
+             f"{int(s['images'])} image(s), IoU > {self.threshold:g}, gating {self.distance:g} px"),
+            (f"  objects  truth {int(s['truth_objects'])}  predicted {int(s['pred_objects'])}  "
+             f"TP {_num(s['tp'])}  FP {_num(s['fp'])}  FN {_num(s['fn'])}"),
+            (f"  pooled   precision {_f(s['precision'])}  recall {_f(s['recall'])}  F1 {_f(s['f1'])}  "
+             f"detection F1 {_f(s['det_f1'])}  count error {_f(s['count_error'])}"),
+            (f"  mean     F1 {_f(s['mean_f1'])}  mAP {_f(s['mean_map'])}  IoU {_f(s['mean_mean_iou'])}  "
+             f"PQ {_f(s['mean_pq'])}  Dice {_f(s['mean_dice'])}"),
         ]
         for _, r in self.summary.iloc[1:].iterrows():
             lines.append(f"  term {r['term']!r}: truth {int(r['truth_objects'])} predicted "
@@ -157,7 +157,9 @@ def _targets(root: Location) -> tuple[str, list[Target], Any]:
 
     with ThreadPoolExecutor(OPEN_THREADS) as pool:
         targets = list(pool.map(one, locations))
-    return ("well" if kind == "well" else "collection"), targets, (node.attributes if kind == "well" else None)
+    if kind == "well" and node is not None:
+        return "well", targets, node.attributes
+    return "collection", targets, None
 
 
 def _resolve_all(
@@ -413,8 +415,8 @@ def _check_free(kind: str, name: str, attrs: Any, root: Location, pairs: Sequenc
 
 def _inputs(pairs: Sequence[tuple[Target, Source, Source]], root: Location) -> list[dict[str, Any]]:
     out = []
-    for role, k in (("prediction", 2), ("truth", 1)):
-        sources = [pair[k] for pair in pairs]
+    for role in ("prediction", "truth"):
+        sources = [pair[2] if role == "prediction" else pair[1] for pair in pairs]
         entry: dict[str, Any] = {
             "path": sources[0].url if len(sources) == 1 else root.url,
             "role": role,
