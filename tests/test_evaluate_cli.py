@@ -94,3 +94,23 @@ def test_empty_collection(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "evaluate", str(tmp_path / "empty"), "-p", "a", "-t", "b")
     assert code == 1 and "nothing to evaluate" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plate_on_s3(s3_bucket, s3_env, capsys):
+    from ngffstore.labels import write_labels
+    from ngffstore.metadata import read_table
+    from ngffstore.plate import write_plate
+
+    url = f"s3://{s3_bucket}/plate.ome.zarr"
+    options = {"endpoint_url": s3_env["AWS_ENDPOINT_URL"]}
+    blank = np.zeros((40, 48), dtype=np.uint8)
+    write_plate([("A", "1", 0, blank)], url, axes="yx", levels=1, scheduler="synchronous",
+                progress=False, storage_options=options)
+    truth = np.zeros((40, 48), dtype=np.uint16)
+    truth[2:12, 2:12], truth[20:30, 20:40] = 1, 2
+    for name, data in (("truth", truth), ("pred", np.where(truth == 2, 0, truth))):
+        write_labels(data, f"{url}/A/1/0", name, scheduler="synchronous", progress=False, storage_options=options)
+    code, out, err = run(capsys, "evaluate", url, "-p", "pred", "-t", "truth", "--table", "ev")
+    assert code == 0, err
+    assert "TP 1  FP 0  FN 1" in out
+    assert read_table(url, "ev", storage_options=options)["recall"].tolist() == [0.5]
