@@ -27,7 +27,7 @@ import numpy as np
 import zarr.errors
 
 from . import _schemas
-from .errors import NgffStoreError, ReadError, StoreNotFoundError, ValidationError
+from .errors import InputError, NgffStoreError, ReadError, StoreNotFoundError, ValidationError
 from .image._zarrio import node_gets
 from .ngff import SPACE_UNITS, SUPPORTED_VERSIONS, TIME_UNITS
 from .nodes import Node, try_read_node
@@ -75,6 +75,8 @@ class ValidationReport:
     """``{"/A/1/0": "image 0.5", ...}``: each node identified, with its kind and version."""
     documents_read: int = 0
     """Metadata documents requested (one GET each)."""
+    objects_checked: int = 0
+    """Stored chunk objects fetched and decoded (``data=True``)."""
 
     @property
     def ok(self) -> bool:
@@ -93,8 +95,9 @@ class ValidationReport:
         """One line: the verdict and the counts."""
         n_err, n_warn = len(self.errors), len(self.warnings)
         verdict = "valid" if self.ok else "INVALID"
+        data = f", {self.objects_checked} chunk objects decoded" if self.objects_checked else ""
         return (
-            f"{self.url}: {verdict} OME-NGFF ({len(self.nodes)} nodes checked, "
+            f"{self.url}: {verdict} OME-NGFF ({len(self.nodes)} nodes checked{data}, "
             f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)})"
         )
 
@@ -716,10 +719,18 @@ def _array_metadata(zarr_format: int, doc: Mapping[str, Any]) -> Any:
 class _Walker:
     """Visits the nodes below one store root, appending problems to one report."""
 
-    def __init__(self, location: Location, report: ValidationReport) -> None:
+    def __init__(
+        self, location: Location, report: ValidationReport, *, data: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        import random
+
         self.location = location
         self.report = report
         self.strict = report.strict
+        self.data = data
+        """``--data``: objects to decode per level (0: all); None: metadata only."""
+        self.rng = random.Random(seed)
         self.zarr_format: int | None = None
         """The Zarr format of the validated root, passed down to every node below it."""
         self.gets = 0
@@ -911,7 +922,32 @@ class _Walker:
         for j, level in enumerate(ms.levels):
             arrays.append(self.level_array(node, j, level, names, where, sink))
         self.level_consistency(ms, arrays, where, sink)
+        if self.data is not None:
+            self.check_data(node, ms, arrays, where, sink)
         return arrays
+
+    def check_data(
+        self, node: _Node, ms: _Multiscale, arrays: list[_Node | None], where: str, sink: _Sink
+    ) -> None:
+        """``--data``: decode the levels' stored objects (see :mod:`ngffstore._chunkcheck`)."""
+        from ._chunkcheck import check_levels
+
+        levels = []
+        for level, arr in zip(ms.levels, arrays):
+            if arr is None or arr.issue or level.path is None:
+                break  # the levels after a broken one cannot be compared with it
+            levels.append((level.path, arr.document))
+        if not levels:
+            return
+        location = self.location.child(node.path) if node.path else self.location
+        found = check_levels(
+            location, arrays[0].zarr_format or 3, levels, sample=self.data or None, rng=self.rng
+        )
+        self.report.objects_checked += found.checked
+        for message in found.errors:
+            sink.error(f"{where}: {message}")
+        for message in found.warnings:
+            sink.warn(f"{where}: {message}")
 
     def level_array(
         self, node: _Node, j: int, level: _Level, names: list[str] | None, where: str, sink: _Sink
@@ -1164,8 +1200,16 @@ def validate(
     *,
     storage_options: Mapping[str, Any] | None = None,
     strict: bool = False,
+    data: bool = False,
+    sample: int | None = None,
+    seed: int | None = None,
 ) -> ValidationReport:
     """Validate the OME-NGFF node at ``url`` (local path or ``s3://``…) and everything below it.
+
+    With ``data=True`` every stored object (chunk or shard) of every level of every image and
+    label image is also fetched and decoded (``sample=N``: N objects per level, chosen at random,
+    ``seed`` for a repeatable choice): a corrupt object, or one missing where the next coarser
+    level has data, is an error naming its key.
 
     Raises :class:`StoreNotFoundError` when nothing exists at ``url`` (and the storage errors of
     :mod:`ngffstore.storage` for access problems); every rule violation is a :class:`Problem` in
@@ -1176,8 +1220,12 @@ def validate(
         raise StoreNotFoundError(
             f"cannot validate {location.url}: no such file or folder; check the path"
         )
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 1):
+        raise InputError(f"sample {sample!r}: give a number of chunks per level, 1 or more")
     report = ValidationReport(url=location.url, strict=strict)
-    walker = _Walker(location, report)
+    walker = _Walker(
+        location, report, data=(sample or 0) if data or sample is not None else None, seed=seed
+    )
     root = walker.open("", "group")
     if root.kind == "missing":
         if not location.is_local:  # (locally the folder exists: checked above)

@@ -908,3 +908,84 @@ def test_validate_on_s3_reads_metadata_only(
         validate(f"s3://{s3_bucket}/missing.zarr", storage_options=s3_options)
     with pytest.raises(StorageAccessError):
         validate(url, storage_options=s3_bad_options)
+
+
+# =============================================================================================
+# --data: every stored chunk decoded
+# =============================================================================================
+
+
+def _data_image(path: Path, **kwargs: Any) -> Path:
+    import ngffstore
+
+    data = np.random.default_rng(3).integers(1, 4000, (2, 128, 96), dtype=np.uint16)
+    ngffstore.write_image(data, str(path), axes="cyx", chunks=32, min_size=16, progress=False, **kwargs)
+    return path
+
+
+def _chunk_files(image: Path, level: str = "0") -> list[Path]:
+    return sorted(p for p in (image / level / "c").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("shards", [None, (1, 64, 64)])
+def test_validate_data_reports_corrupt_and_missing_chunks_by_key(tmp_path: Path, shards: Any, capsys) -> None:
+    from ngffstore.cli import main
+
+    image = _data_image(tmp_path / "img.zarr", **({"shards": shards} if shards else {}))
+    clean = validate(image, data=True)
+    assert clean.ok and clean.objects_checked >= len(_chunk_files(image)), str(clean)
+    files = _chunk_files(image)
+    truncated, garbled, lost = files[0], files[1], files[-1]
+    truncated.write_bytes(truncated.read_bytes()[: len(truncated.read_bytes()) // 2])
+    garbled.write_bytes(b"\x00garbage" * 16)
+    lost.unlink()
+    assert validate(image).ok  # the metadata alone cannot tell
+    report = validate(image, data=True)
+    assert not report.ok
+    for f, what in ((truncated, "is corrupt"), (garbled, "is corrupt"), (lost, "is missing, but level 1 has data")):
+        key = f.relative_to(image).as_posix()
+        assert _has(report, "/", f"chunk {key} {what}"), str(report)
+    assert len(report.errors) == 3, str(report)
+    code = main(["validate", str(image), "--data"])
+    out = capsys.readouterr().out
+    assert code == 1 and f"chunk {truncated.relative_to(image).as_posix()} is corrupt" in out
+
+
+def test_validate_data_leaves_empty_chunks_alone_and_samples(tmp_path: Path) -> None:
+    import ngffstore
+
+    data = np.zeros((64, 64), dtype=np.uint8)
+    data[:32, :32] = 7  # three of four level-0 chunks equal the fill value: not stored
+    ngffstore.write_image(data, str(tmp_path / "sparse.zarr"), axes="yx", chunks=32, progress=False)
+    report = validate(tmp_path / "sparse.zarr", data=True)
+    assert report.ok, str(report)
+    image = _data_image(tmp_path / "img.zarr")
+    sampled = validate(image, sample=2, seed=1)
+    levels = len(ngffstore.open_image(str(image)).multiscale.datasets)
+    assert sampled.ok and sampled.objects_checked <= 2 * levels
+    with pytest.raises(ngffstore.errors.InputError):
+        validate(image, sample=0)
+
+
+def test_validate_data_on_s3_decodes_every_object_once(s3_server, s3_bucket, s3_options, tmp_path: Path) -> None:
+    import s3fs
+
+    image = _data_image(tmp_path / "img.zarr")
+    fs = s3fs.S3FileSystem(**s3_options)
+    files = [str(p) for p in image.rglob("*") if p.is_file()]
+    fs.put(files, [f"{s3_bucket}/img.zarr/{Path(p).relative_to(image).as_posix()}" for p in files])
+    stored = sum(1 for p in image.rglob("*") if p.is_file() and "/c/" in p.as_posix())
+    with s3_server.count() as log:
+        report = validate(f"s3://{s3_bucket}/img.zarr", storage_options=s3_options, data=True)
+    assert report.ok, str(report)
+    chunks = [r.key for r in log.requests if "/c/" in (r.key or "")]
+    assert len(chunks) == len(set(chunks)) == report.objects_checked == stored  # none empty here
+    assert log.count("HEAD") == 0 and log.count("LIST") == 0
+
+
+def test_validate_reports_unsafe_paths(tmp_path: Path) -> None:
+    path = _write_ome_zarr_image(tmp_path / "img.ome.zarr", "0.5", labels=False)
+    doc = json.loads((path / "zarr.json").read_text())
+    doc["attributes"]["ome"]["multiscales"][0]["datasets"][0]["path"] = "s3://elsewhere/0"
+    (path / "zarr.json").write_text(json.dumps(doc))
+    assert _has(validate(path), "/", "'s3://elsewhere/0' must be a relative path", "URL scheme")

@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("url", help="node URL: a folder path or s3://bucket/prefix")
     p.add_argument("--strict", action="store_true", help="also require the SHOULD-level fields (strict schemas); warnings become errors")
+    p.add_argument("--data", action="store_true", help="also fetch and decode every stored chunk (shard) of every level: a corrupt one, or one missing where the coarser level has data, is an error naming its key")
+    p.add_argument("--sample", type=int, metavar="N", default=None, help="with --data: decode N chunks per level, chosen at random (implies --data)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of --sample (repeatable choice)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_storage_args(p)
     p.set_defaults(func=run)
@@ -32,10 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..validate import validate
 
-    report = validate(args.url, storage_options=storage_options_for(args.url, args), strict=args.strict)
+    report = validate(
+        args.url, storage_options=storage_options_for(args.url, args), strict=args.strict,
+        data=args.data, sample=args.sample, seed=args.seed,
+    )
     if args.json:
         print(json.dumps({
             "url": report.url, "ok": report.ok, "nodes": report.nodes,
+            "chunk_objects_decoded": report.objects_checked,
             "problems": [{"path": p.path, "severity": p.severity, "message": p.message} for p in report.problems],
         }, indent=2))
     else:
