@@ -357,4 +357,13 @@ def test_meta_set_on_s3_costs_at_most_five_requests(s3_image: str, s3_server: An
     assert len(log) <= 5, log.summary()
     assert log.count("HEAD") == 0 and log.count("LIST") == 0, log.summary()
     assert log.count("PUT", key=s3_image.split("/", 3)[3] + "/zarr.json") == 1, log.summary()
+    # under a collection index the journal fragment is one more PUT: the index marker is looked
+    # for in each folder from the image up to the bucket (index.find_roots, one GET each), so
+    # here (s3://bucket/ds/cells.ome.zarr, index at ds) it is 6 requests: GET + PUT of zarr.json,
+    # 3 marker GETs, 1 fragment PUT
+    assert main(["index", s3_image.rsplit("/", 1)[0]]) == 0
+    with s3_server.count() as log:
+        assert main(["meta", "set", s3_image, "strain=W303"]) == 0
+    assert log.count("HEAD") == 0 and log.count("LIST") == 0, log.summary()
+    assert log.count("PUT") == 2 and log.count("GET") == 4 and len(log) == 6, log.summary()
     capsys.readouterr()

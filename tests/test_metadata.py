@@ -377,3 +377,30 @@ def test_metadata_class_round_trip():
                                "tables": {"t": {"path": "tables/t.parquet", "rows": 2, "columns": [{"name": "c", "type": "int64"}]}}})
     assert Metadata.from_dict(meta.to_dict()) == meta
     assert "t  2 rows" in meta.to_text()
+
+
+def test_update_group_creates_and_updates_without_losing_a_name(store_url):
+    """The helper for registries kept in a group of their own (labels/, tables/, plate wells):
+    8 writers adding a name at once to a group that does not exist yet lose none."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ngffstore.metadata import update_group
+    from ngffstore.nodes import read_group
+    from ngffstore.storage import Location
+
+    url, options = store_url
+    group = Location.parse(f"{url}/labels", options)
+
+    def add(name):
+        def change(attrs):
+            names = list(attrs.get("labels") or [])
+            return None if name in names else {**attrs, "labels": [*names, name]}
+
+        update_group(group, 3, change, what="list a label in")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, [f"l{i}" for i in range(8)]))
+    add("l0")  # already listed: nothing written
+    node = read_group(group)
+    assert sorted(node.attributes["labels"]) == [f"l{i}" for i in range(8)]
+    assert node.document["node_type"] == "group"

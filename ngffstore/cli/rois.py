@@ -64,7 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--author", help="who or what made the ROIs (user name, job id)")
     mode = i.add_mutually_exclusive_group()
     mode.add_argument("--overwrite", action="store_true", help="replace an existing layer")
-    mode.add_argument("--append", action="store_true", help="add to an existing layer")
+    mode.add_argument(
+        "--append",
+        action="store_true",
+        help="add to an existing layer (ROIs this same import already added are not added again: "
+        "a rerun says so and changes nothing)",
+    )
     i.add_argument(
         "--no-repair",
         dest="repair",
