@@ -8,7 +8,7 @@ objects). Then runs, each in a fresh process::
     ngffstore evaluate PLATE -p labels:pred -t labels:truth --no-table -o out.csv
 
 on the whole plate and on a plate of the first SMALL wells (the same well folders, linked), and
-reports wall time and peak memory: the process's peak RSS (``ru_maxrss`` of the child) and, for
+reports wall time, CPU time (user + system, all processes) and peak memory: the process's peak RSS (``ru_maxrss`` of the child) and, for
 ``--local-cluster``, the peak of the summed RSS of the process tree (sampled every 0.1 s).
 Peak memory should not depend on the number of fields: only a few blocks are in flight at
 once, and each image's overlap table is a few thousand rows.
@@ -44,11 +44,11 @@ def wells_of(n: int) -> list[tuple[str, str]]:
     return [("ABCDEFGHIJKLMNOP"[r], str(c + 1)) for r in range(rows) for c in range(cols)][:n]
 
 
-def synthetic_truth(size: int, objects: int, seed: int) -> np.ndarray:
+def synthetic_truth(size: int, objects: int, seed: int, mean_r: float | None = None) -> np.ndarray:
     """~``objects`` ellipses on a ``size`` x ``size`` uint16 label image (no overlaps)."""
     rng = np.random.default_rng(seed)
     out = np.zeros((size, size), dtype=np.uint16)
-    mean_r = max(3.0, 0.35 * size / np.sqrt(objects))
+    mean_r = mean_r or max(3.0, 0.35 * size / np.sqrt(objects))
     label = 0
     for _ in range(objects * 3):
         if label >= objects:
@@ -77,7 +77,8 @@ def synthetic_prediction(truth: np.ndarray, seed: int) -> np.ndarray:
     for a, b in itertools.pairwise(keep[: len(keep) // 50 + 1]):
         pred[pred == b] = a
     size = truth.shape[0]
-    extra = synthetic_truth(size, max(1, len(ids) * 3 // 100), seed + 20_000)
+    mean_r = max(3.0, 0.35 * size / np.sqrt(max(len(ids), 1)))  # extra objects of the usual size
+    extra = synthetic_truth(size, max(1, len(ids) * 3 // 100), seed + 20_000, mean_r=mean_r)
     free = (pred == 0) & (extra > 0)
     pred[free] = extra[free] + ids.max()
     return pred
@@ -120,7 +121,8 @@ def measure(cmd: list[str]) -> dict[str, float]:
     """Wall time, the child's ru_maxrss and the peak summed RSS of its process tree."""
     import psutil
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage0.ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
@@ -147,9 +149,12 @@ def measure(cmd: list[str]) -> dict[str, float]:
     watcher.join()
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    maxrss = usage.ru_maxrss
+    cpu = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
     return {
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
         "max_rss_mb": round(maxrss / 1024, 0) if maxrss > before else float("nan"),
         "tree_peak_rss_mb": round(peak[0] / 2**20, 0),
         "stdout": out.strip(),
@@ -166,7 +171,7 @@ def main() -> int:
     p.add_argument("--scheduler", default="threads")
     p.add_argument("--local-cluster", type=int, default=None)
     args = p.parse_args()
-    tag = f"{args.wells}x{args.size}x{args.objects}"
+    tag = f"{args.wells}x{args.size}x{args.objects}-v2"
     big = os.path.join(args.work, f"plate-{tag}.ome.zarr")
     small = os.path.join(args.work, f"plate-{tag}-first{args.small}.ome.zarr")
     os.makedirs(args.work, exist_ok=True)
@@ -179,7 +184,7 @@ def main() -> int:
         cmd += ["--local-cluster", str(args.local_cluster)] if args.local_cluster else ["--scheduler", args.scheduler]
         r = measure(cmd)
         results[name] = {"fields": n, **{k: v for k, v in r.items() if k != "stdout"}}
-        print(f"{n:>4} fields of {args.size}^2 (~{args.objects} objects): {r['wall_s']:7.1f} s wall, "
+        print(f"{n:>4} fields of {args.size}^2 (~{args.objects} objects): {r['wall_s']:7.1f} s wall ({r['cpu_s']:.0f} s CPU), "
               f"peak RSS {r['max_rss_mb']:.0f} MB (process), {r['tree_peak_rss_mb']:.0f} MB (tree, sampled)")
         print("      " + r["stdout"].splitlines()[2].strip() if len(r["stdout"].splitlines()) > 2 else "")
     print(json.dumps({"cpus": os.cpu_count(), "scheduler": args.local_cluster or args.scheduler, **results}))
