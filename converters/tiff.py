@@ -43,6 +43,7 @@ from ngffstore.storage import Location
 from ._common import apply_axes, example_axes, make_source, shape_text, to_canonical
 from ._io import READ_CHUNK_BYTES, ContiguousArray, FileArray, file_size, open_binary, short, stem
 from ._ome import parse_ome
+from ._tiles import TileArray, tiled_page
 from .base import Attachment, Source
 from .wsi import Slide, describe_slide
 
@@ -92,6 +93,17 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
         reader = ContiguousArray(location, info.contiguous_offset, info.shape, info.file_dtype)
         rows_after = info.axes.index("Y")  # one row of one plane is contiguous in the file
         file_chunks = tuple(n if i > rows_after else 1 for i, n in enumerate(info.shape))
+    elif info.tiled:
+        # one tiled page: read tile by tile; interleaved samples (RGB) presented planar, so
+        # that tiles are placed in c, y, x order as they are decoded (no transpose afterwards)
+        samples_axis = info.axes.endswith("YXS")
+        planar = axes is None and samples_axis and info.shape[-1] > 1
+        reader = TileArray(location, info.index, info.shape, info.file_dtype,
+                           samples_axis=samples_axis, planar=planar)
+        file_chunks = info.file_chunks
+        if planar:
+            info.axes, info.shape = info.axes[:-3] + "SYX", reader.shape
+            file_chunks = (*file_chunks[:-3], file_chunks[-1], *file_chunks[-3:-1])
     else:
         reader = TiffArray(location, info.index, info.shape, info.file_dtype)
         file_chunks = info.file_chunks
@@ -185,6 +197,7 @@ class _SeriesInfo:
     file_chunks: tuple[int, ...]
     name: str
     contiguous_offset: int | None = None  # where contiguous, uncompressed data start
+    tiled: bool = False  # level 0 is one tiled page, read tile by tile (see _tiles)
     keep_c: bool = False
     scale: dict[str, float] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
@@ -264,6 +277,15 @@ def _inspect(tf: tifffile.TiffFile, series: int | None, location: Location) -> _
     )
     if s.dataoffset is not None and s.keyframe.is_memmappable:
         info.contiguous_offset = s.dataoffset
+    elif (page := tiled_page(s)) is not None:
+        length, width, samples = page.shaped[2:]
+        plane = (length, width, samples) if axes.endswith("YXS") else (length, width)
+        info.tiled = (
+            axes.endswith(("YXS", "YX"))
+            and shape[-len(plane):] == plane
+            and prod(shape[: -len(plane)]) == 1
+            and (samples == 1 or axes.endswith("YXS"))
+        )
     _describe(tf, s, info)
     return info
 
