@@ -479,3 +479,21 @@ def test_slabs_inside_a_block_equal_one_pass(monkeypatch):
     monkeypatch.setattr(_blocks, "DENSE_BINS", 4)  # the sorting path gives the same table
     for a, b in zip(whole, count_block(truth, pred, (100, 200))):
         np.testing.assert_allclose(a, b)
+
+
+def test_store_path_in_many_blocks_equals_one_block(demo, monkeypatch):
+    from ngffstore.evaluation import _sources, evaluate
+    from ngffstore.image import open_image
+    from ngffstore.labels import open_labels, write_labels
+
+    image = str(demo / "cells.ome.zarr")
+    pred = open_labels(image, "pred").to_dask(0).compute()
+    write_labels(pred, image, "pred64", chunks=64, scheduler="synchronous", progress=False)
+    one = evaluate(image, prediction="labels:pred", truth="rois:nuclei").table
+    monkeypatch.setattr(_sources, "BLOCK_PIXELS", 64 * 64)
+    labels = open_image(image).label("pred64")
+    source = _sources.Source("labels", "pred64", labels.url, (256, 256), "yx", (1.0, 1.0), (0.0, 0.0), labels=labels)
+    assert _sources.lazy_labels(source, _sources.block_chunks(source)).numblocks == (4, 4)
+    many = evaluate(image, prediction="labels:pred64", truth="rois:nuclei").table  # 16 blocks
+    cols = [c for c in one.columns if c != "image"]
+    assert one[cols].equals(many[cols])
