@@ -204,7 +204,7 @@ def default_table_name(prediction: SourceSpec, truth: SourceSpec) -> str:
     def clean(s: SourceSpec) -> str:
         return "".join(c if c.isalnum() or c in "_.-" else "-" for c in str(s))
 
-    return f"evaluation_{clean(prediction)}_vs_{clean(truth)}"[:128]
+    return f"evaluation_{clean(prediction)}_vs_{clean(truth)}"[:120]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,8 +338,14 @@ def evaluate(
         from ..metadata import check_table_name
 
         check_table_name(name)
+        check_table_name(f"{name}-summary")  # a plate's summary table: refused now, not half-way
     started = provenance.now()
     root = Location.parse(url, storage_options)
+    if name is not None and root.protocol in ("http", "https"):
+        raise InputError(
+            f"{root.url} is read-only (http): the results cannot be stored there; evaluate "
+            "without a table (--no-table) and write them with -o"
+        )
     kind, targets, node_attrs = _targets(root)
     pairs, skipped = _resolve_all(targets, pred_spec, truth_spec)
     where = "image" if kind == "image" else "plate field" if kind == "plate" else "image"
