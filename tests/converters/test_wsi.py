@@ -236,3 +236,113 @@ def test_unknown_series_of_a_slide(svs, capsys, tmp_path: Path) -> None:
     err = capsys.readouterr().err
     assert "no series 9" in err and "Baseline" in err and "Traceback" not in err
     assert not out.exists()
+
+
+# -- level 0 read tile by tile ----------------------------------------------------------------
+
+
+def _abbreviated_jpeg_tiles(image: np.ndarray, tile: int) -> tuple[list[bytes], bytes]:
+    """JPEG tiles of ``image`` without their tables, and the shared JPEGTables (as Aperio writes)."""
+    import imagecodecs
+
+    tables: bytes | None = None
+    tiles = []
+    h, w = image.shape[:2]
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            piece = np.zeros((tile, tile, 3), np.uint8)
+            part = image[y : y + tile, x : x + tile]
+            piece[: part.shape[0], : part.shape[1]] = part
+            stream = bytes(imagecodecs.jpeg8_encode(piece, level=90, colorspace="rgb", outcolorspace="ycbcr"))
+            i, kept, found = 2, [b"\xff\xd8"], []
+            while stream[i + 1] != 0xDA:  # segments up to the start of scan
+                end = i + 2 + int.from_bytes(stream[i + 2 : i + 4], "big")
+                (found if stream[i + 1] in (0xDB, 0xC4) else kept).append(stream[i:end])
+                i = end
+            these = b"\xff\xd8" + b"".join(found) + b"\xff\xd9"
+            assert tables in (None, these)  # one quality, standard Huffman tables: shared
+            tables = these
+            tiles.append(b"".join(kept) + stream[i:])
+    assert tables is not None
+    return tiles, tables
+
+
+@pytest.fixture(scope="module")
+def svs_with_tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SVS whose JPEG tiles share one JPEGTables tag (tiles alone cannot be decoded)."""
+    path = tmp_path_factory.mktemp("tables") / "tables.svs"
+    level0 = smooth_rgb(600, 730, seed=8)  # 3 x 3 tiles, partial at the bottom and right
+    tiles, tables = _abbreviated_jpeg_tiles(level0, 256)
+    desc = "Aperio Image Library v12.0.15 \r\n730x600 [0,100 730x600] (256x256) JPEG/RGB Q=90|MPP = 0.25"
+    with tifffile.TiffWriter(path) as t:
+        t.write(iter(tiles), shape=level0.shape, dtype=np.uint8, tile=(256, 256), compression="jpeg",
+                photometric="rgb", jpegtables=tables, description=desc, metadata=None)
+    with tifffile.TiffFile(path) as tf:
+        assert tf.pages[0].jpegtables is not None
+    return path
+
+
+REGIONS = [
+    (slice(0, 600), slice(0, 730)),  # everything
+    (slice(200, 300), slice(250, 520)),  # across tile borders in y and x
+    (slice(255, 257), slice(511, 513)),  # the corner of four tiles
+    (slice(500, 600), slice(700, 730)),  # inside the bottom-right edge tile
+    (slice(512, 600), slice(0, 730)),  # the last row of (partial) tiles
+    (slice(3, 4), slice(729, 730)),  # one pixel of a partial tile
+]
+
+
+@pytest.mark.parametrize("region", REGIONS, ids=[f"{r[0].start}-{r[1].start}" for r in REGIONS])
+def test_tile_reader_returns_tifffiles_pixels(svs_with_tables: Path, region) -> None:
+    from converters._tiles import TileArray
+    from converters.tiff import TiffArray
+    from ngffstore.storage import Location
+
+    decoded = tifffile.imread(svs_with_tables, series=0, level=0)  # tifffile's own decoding
+    with tifffile.TiffFile(svs_with_tables) as tf:
+        shape = tf.series[0].get_shape(False)  # what the converter hands the readers
+    location = Location.parse(str(svs_with_tables), None)
+    lead = (0,) * (len(shape) - 3)
+    planar = TileArray(location, 0, shape, np.uint8, planar=True)
+    interleaved = TileArray(location, 0, shape, np.uint8)
+    zarr_store = TiffArray(location, 0, shape, np.uint8)
+    y, x = region
+    want = decoded[y, x]
+    np.testing.assert_array_equal(interleaved[(*lead, y, x)], want)
+    np.testing.assert_array_equal(planar[(*lead, slice(None), y, x)], np.moveaxis(want, -1, 0))
+    np.testing.assert_array_equal(planar[(*lead, slice(1, 3), y, x)], np.moveaxis(want[..., 1:3], -1, 0))
+    np.testing.assert_array_equal(zarr_store[(*lead, y, x)], want)
+
+
+def test_tile_reader_decodes_each_tile_once(svs_with_tables: Path, monkeypatch) -> None:
+    from converters import _tiles
+
+    decoded: list[int] = []
+    real = _tiles._TileReader._read_tiles
+
+    def counting(self, tiles, plane, region):
+        decoded.extend(tiles)
+        return real(self, tiles, plane, region)
+
+    monkeypatch.setattr(_tiles._TileReader, "_read_tiles", counting)
+    source = converters.open_source(svs_with_tables)
+    assert source.axes == "cyx" and source.data.shape == (3, 600, 730)
+    assert source.data.dask.layers.keys() == {
+        k for k in source.data.dask.layers if k.startswith(("original-tifftiles", "tifftiles"))
+    }  # planar at the source: no transpose in the graph
+    decoded.clear()
+    got = source.data.compute()
+    assert sorted(decoded) == list(range(9))
+    np.testing.assert_array_equal(got, np.moveaxis(tifffile.imread(svs_with_tables), -1, 0))
+
+
+@pytest.mark.parametrize("dtype", [">u2", "<f4"])
+def test_tile_reader_single_sample_and_byte_order(tmp_path: Path, dtype: str) -> None:
+    data = np.random.default_rng(9).integers(0, 60000, (70, 100)).astype(dtype)
+    path = tmp_path / "grey.tif"
+    tifffile.imwrite(path, data, tile=(32, 48), compression="zlib", byteorder=dtype[0])
+    source = converters.open_source(path)
+    assert "tifftiles" in next(iter(source.data.dask.layers))
+    assert source.axes == "yx"
+    np.testing.assert_array_equal(source.data[10:65, 40:99].compute(), data[10:65, 40:99])
+    np.testing.assert_array_equal(source.data.compute(), data)
