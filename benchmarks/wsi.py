@@ -5,10 +5,16 @@ thumbnail) from a few distinct pre-encoded tiles repeated (fast to write, real J
 then measures on the same cores:
 
 - the floor: every tile of level 0 decoded once (imagecodecs, one thread per core);
-- ``ngffstore convert`` of the slide, in a fresh process: wall time and peak RSS (wait4);
+- ``read``: level 0 read through the converter (``converters.open_source``), block by block in
+  the pyramid writer's first-pass blocks, one block per core at a time: the converter's own cost;
+- ``ngffstore convert`` of the slide, in a fresh process: wall time and peak RSS (wait4); it adds
+  the writer's work (block copies, zstd encoding, downsampling, durable chunk files);
 - stored bytes against the source file's bytes.
 
-Run: ``python benchmarks/wsi.py --sizes 20000 40000 [--workdir /tmp/wsi]``
+The machine may be shared: floor, read and convert run one after the other for each size and only
+their ratios are compared.
+
+Run: ``python benchmarks/wsi.py --sizes 20000 40000 [--workdir /tmp/wsi] [--convert-args="..."]``
 """
 
 from __future__ import annotations
@@ -80,12 +86,43 @@ def decode_floor(path: Path, workers: int) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def convert(path: Path, out: Path) -> tuple[float, float, int]:
+def converter_read(path: Path, workers: int) -> tuple[float, float]:
+    """Wall and CPU seconds of reading level 0 through the converter in the writer's blocks."""
+    import itertools
+
+    import converters
+    from ngffstore.codecs import Compression
+    from ngffstore.multiscale import Deferred, PyramidSpec, plan_passes
+
+    source = converters.open_source(path)
+    data = source.data
+    n = 0
+    while max(data.shape[-2:]) / 2**n > 256:
+        n += 1
+    spec = PyramidSpec.build(shape=data.shape, dtype=data.dtype, axes=source.axes,
+                             factors=[(1,) * (data.ndim - 2) + (2, 2)] * n,
+                             chunks=(1,) * (data.ndim - 2) + (1024, 1024), shards=None,
+                             compression=Compression.parse("zstd"), zarr_format=3, method="mean")
+    block = plan_passes(spec)[0].block
+    regions = [tuple(slice(i * b, (i + 1) * b) for i, b in zip(index, block))
+               for index in itertools.product(*(range(-(-s // b)) for s, b in zip(data.shape, block)))]
+
+    def read(region):  # as the writer reads a block
+        return Deferred(data[region]).compute().shape
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(read, regions):
+            pass
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def convert(path: Path, out: Path, extra: list[str] = ()) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (user + system) and peak RSS bytes of ``ngffstore convert`` in a fresh process."""
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ngffstore", "convert", str(path), str(out)],
-                            stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "ngffstore", "convert", str(path), str(out),
+                             "--no-progress", *extra], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -102,12 +139,16 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[20000, 40000])
     p.add_argument("--workdir", default="/tmp/ngffstore-wsi-bench")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--convert-args", default="", help="more options for ngffstore convert, e.g. "
+                   "'--memory-target 48MiB' or '--compression zstd:1'")
     args = p.parse_args()
+    extra = args.convert_args.split()
     workers = len(os.sched_getaffinity(0))
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    print(f"cores: {workers}")
-    print("size     source MB stored MB  floor wall/cpu s  convert wall/cpu s  ratio wall/cpu  peak RSS MB")
+    print(f"cores: {workers}; convert {' '.join(extra) or '(defaults)'}")
+    print("size     source MB stored MB  floor wall/cpu s  read wall/cpu s  ratio wall/cpu  "
+          "convert wall/cpu s  ratio wall/cpu  peak RSS MB")
     for size in args.sizes:
         slide = work / f"slide_{size}.svs"
         out = work / f"slide_{size}.ome.zarr"
@@ -116,9 +157,11 @@ def main() -> None:
             make_slide(slide, size)
             print(f"  (wrote {slide} in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
         floor, floor_cpu = decode_floor(slide, workers)
-        wall, cpu, rss = convert(slide, out)
+        read, read_cpu = converter_read(slide, workers)
+        wall, cpu, rss = convert(slide, out, extra)
         src, stored = slide.stat().st_size, tree_bytes(out)
         print(f"{size:<8} {src / 1e6:9.0f} {stored / 1e6:9.0f}  {floor:7.1f} / {floor_cpu:6.1f}  "
+              f"{read:6.1f} / {read_cpu:6.1f}  {read / floor:6.2f} / {read_cpu / floor_cpu:5.2f}  "
               f"{wall:8.1f} / {cpu:7.1f}  {wall / floor:6.2f} / {cpu / floor_cpu:5.2f}  {rss / 2**20:11.0f}",
               flush=True)
         if not args.keep:
