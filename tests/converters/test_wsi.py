@@ -346,3 +346,13 @@ def test_tile_reader_single_sample_and_byte_order(tmp_path: Path, dtype: str) ->
     assert source.axes == "yx"
     np.testing.assert_array_equal(source.data[10:65, 40:99].compute(), data[10:65, 40:99])
     np.testing.assert_array_equal(source.data.compute(), data)
+
+
+def test_tile_reader_on_s3(svs_with_tables: Path, s3_bucket: str, s3_options: dict) -> None:
+    import s3fs
+
+    s3fs.S3FileSystem(**s3_options).put(str(svs_with_tables), f"{s3_bucket}/slides/tables.svs")
+    source = converters.open_source(f"s3://{s3_bucket}/slides/tables.svs", storage_options=s3_options)
+    assert "tifftiles" in next(iter(source.data.dask.layers))
+    decoded = np.moveaxis(tifffile.imread(svs_with_tables), -1, 0)
+    np.testing.assert_array_equal(source.data[:, 200:590, 250:730].compute(), decoded[:, 200:590, 250:730])
