@@ -8,8 +8,9 @@ objects). Then runs, each in a fresh process::
     ngffstore evaluate PLATE -p labels:pred -t labels:truth --no-table -o out.csv
 
 on the whole plate and on a plate of the first SMALL wells (the same well folders, linked), and
-reports wall time, CPU time (user + system, all processes) and peak memory: the process's peak RSS (``ru_maxrss`` of the child) and, for
-``--local-cluster``, the peak of the summed RSS of the process tree (sampled every 0.1 s).
+reports wall time, CPU time (user + system) and peak memory: the process's peak RSS
+(``ru_maxrss`` from ``os.wait4``) and the peak of the summed RSS of its process tree (sampled
+every 0.1 s; what counts with ``--local-cluster``).
 Peak memory should not depend on the number of fields: only a few blocks are in flight at
 once, and each image's overlap table is a few thousand rows.
 
@@ -26,7 +27,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -118,46 +118,51 @@ def subset(big: str, path: str, wells: int) -> None:
 
 
 def measure(cmd: list[str]) -> dict[str, float]:
-    """Wall time, the child's ru_maxrss and the peak summed RSS of its process tree."""
+    """Wall time, CPU time and peak RSS of the command (``os.wait4``: that process and the
+    processes it waited for), and the peak summed RSS of its process tree (sampled every 0.1 s)."""
+    import tempfile
+
     import psutil
 
-    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before = usage0.ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        peak = [0]
+        stop = threading.Event()
 
-    def sample() -> None:
-        try:
-            root = psutil.Process(proc.pid)
-        except psutil.NoSuchProcess:
-            return
-        while proc.poll() is None:
+        def sample() -> None:
             try:
-                total = root.memory_info().rss + sum(
-                    p.memory_info().rss for p in root.children(recursive=True)
-                )
-                peak[0] = max(peak[0], total)
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
+                root = psutil.Process(proc.pid)
+            except psutil.NoSuchProcess:
+                return
+            while not stop.is_set():
+                try:
+                    total = root.memory_info().rss + sum(
+                        p.memory_info().rss for p in root.children(recursive=True)
+                    )
+                    peak[0] = max(peak[0], total)
+                except psutil.Error:
+                    pass
+                time.sleep(0.1)
 
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
-    wall = time.perf_counter() - t0
-    watcher.join()
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        stop.set()
+        watcher.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    maxrss = usage.ru_maxrss
-    cpu = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr}")
     return {
         "wall_s": round(wall, 1),
-        "cpu_s": round(cpu, 1),
-        "max_rss_mb": round(maxrss / 1024, 0) if maxrss > before else float("nan"),
-        "tree_peak_rss_mb": round(peak[0] / 2**20, 0),
-        "stdout": out.strip(),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "max_rss_mb": round(usage.ru_maxrss / 1024),
+        "tree_peak_rss_mb": round(peak[0] / 2**20),
+        "stdout": stdout.strip(),
     }
 
 

@@ -483,7 +483,6 @@ def test_slabs_inside_a_block_equal_one_pass(monkeypatch):
 
 def test_store_path_in_many_blocks_equals_one_block(demo, monkeypatch):
     from ngffstore.evaluation import _sources, evaluate
-    from ngffstore.image import open_image
     from ngffstore.labels import open_labels, write_labels
 
     image = str(demo / "cells.ome.zarr")
@@ -491,8 +490,13 @@ def test_store_path_in_many_blocks_equals_one_block(demo, monkeypatch):
     write_labels(pred, image, "pred64", chunks=64, scheduler="synchronous", progress=False)
     one = evaluate(image, prediction="labels:pred", truth="rois:nuclei").table
     monkeypatch.setattr(_sources, "BLOCK_PIXELS", 64 * 64)
-    labels = open_image(image).label("pred64")
-    source = _sources.Source("labels", "pred64", labels.url, (256, 256), "yx", (1.0, 1.0), (0.0, 0.0), labels=labels)
+    from ngffstore.image import open_image
+    from ngffstore.rois import RoisAttrs
+
+    opened = open_image(image)
+    source = _sources.resolve(opened, _sources.SourceSpec.parse("labels:pred64", "p"), "prediction",
+                              RoisAttrs.from_attrs(opened.attrs))
+    assert source.stored == (64, 64)
     assert _sources.lazy_labels(source, _sources.block_chunks(source)).numblocks == (4, 4)
     many = evaluate(image, prediction="labels:pred64", truth="rois:nuclei").table  # 16 blocks
     cols = [c for c in one.columns if c != "image"]

@@ -39,10 +39,12 @@ MEAN_COLUMNS = ("f1", "map", "mean_iou", "pq", "dice", "pixel_iou", "det_f1", "c
 
 @dataclass
 class Target:
-    """One image (or plate field) to evaluate, and where it sits in the collection."""
+    """One image (or plate field) to evaluate, and where it sits in the collection (the image is
+    not kept open: a plan of thousands of fields stays small)."""
 
-    image: Any
+    location: Location
     path: str
+    tables: frozenset[str] = frozenset()
     well: str | None = None
     row: str | None = None
     column: str | None = None
@@ -117,84 +119,93 @@ def _f(v: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # planning
 # ---------------------------------------------------------------------------------------------
-def _targets(root: Location) -> tuple[str, list[Target], Any]:
-    """``(kind, targets, node attrs)``: the images under ``root`` (a plate's fields by well)."""
+Pair = tuple[Target, Source, Source]
+
+
+def _plan(
+    root: Location, pred: SourceSpec, truth: SourceSpec
+) -> tuple[str, Any, list[Pair], list[str], int]:
+    """``(kind, node attrs, pairs, skipped paths, images looked at)`` for the images under
+    ``root`` (a plate's fields by well). Each image is opened, its two sources resolved and
+    checked, and only what the tasks need is kept."""
     from ..image import open_image
-    from ..metadata import node_kind
+    from ..metadata import Metadata, node_kind
     from ..nodes import try_read_node
-    from ..rois import find_images
+    from ..rois import RoisAttrs, find_images
 
     node = try_read_node(root)
     kind = node_kind(node.attributes) if node is not None and node.is_group else None
-    if kind == "image":
-        image = open_image(root)
-        name = root.url.rstrip("/").rsplit("/", 1)[-1]
-        return "image", [Target(image, name)], image.attrs
     if kind == "label":
         raise InputError(f"{root.url} is a label image: give the image that holds it (two levels up)")
-    if kind == "plate":
+
+    def settle(image: Any, path: str, single: bool = False, **where: Any) -> tuple[Target, Source | None, Source | None]:
+        rois = RoisAttrs.from_attrs(image.attrs)
+        p = resolve(image, pred, "prediction", rois)
+        g = resolve(image, truth, "truth", rois)
+        if single and (p is None or g is None):
+            raise missing(image, pred if p is None else truth, rois, "prediction" if p is None else "truth")
+        if p is not None and g is not None:
+            check_same_grid(g, p)
+        tables = frozenset(Metadata.from_attrs(image.attrs).tables)
+        return Target(image.location, path, tables, **where), g, p
+
+    settled: list[tuple[Target, Source | None, Source | None]]
+    attrs: Any = None
+    if kind == "image":
+        image = open_image(root)
+        settled = [settle(image, root.url.rstrip("/").rsplit("/", 1)[-1], single=True)]
+        attrs = image.attrs
+    elif kind == "plate":
         from ..plate import open_plate
 
         plate = open_plate(root)
+        attrs = plate.attrs
 
-        def well_targets(ref: Any) -> list[Target]:
+        def well_targets(ref: Any) -> list[tuple[Target, Source | None, Source | None]]:
             well = plate.well(ref.row, ref.column)
             return [
-                Target(image, f"{ref.path}/{fref.path}", ref.name, ref.row, ref.column, fref.path)
+                settle(image, f"{ref.path}/{fref.path}", well=ref.name, row=ref.row,
+                       column=ref.column, field=fref.path)
                 for fref, image in zip(well.images, well.fields)
             ]
 
         with ThreadPoolExecutor(OPEN_THREADS) as pool:
-            targets = [t for ts in pool.map(well_targets, plate.wells) for t in ts]
-        return "plate", targets, plate.attrs
-    locations = find_images(root)
-    if not locations and node is None:
-        raise StoreNotFoundError(f"nothing to evaluate at {root.url}: no image, plate or collection there; check the URL")
-    base = root.url.rstrip("/")
+            settled = [t for ts in pool.map(well_targets, plate.wells) for t in ts]
+    else:
+        locations = find_images(root)
+        if not locations and node is None:
+            raise StoreNotFoundError(
+                f"nothing to evaluate at {root.url}: no image, plate or collection there; check the URL"
+            )
+        base = root.url.rstrip("/")
 
-    def one(loc: Location) -> Target:
-        return Target(open_image(loc), loc.url[len(base):].strip("/") or ".")
+        def one(loc: Location) -> tuple[Target, Source | None, Source | None]:
+            return settle(open_image(loc), loc.url[len(base):].strip("/") or ".")
 
-    with ThreadPoolExecutor(OPEN_THREADS) as pool:
-        targets = list(pool.map(one, locations))
-    if kind == "well" and node is not None:
-        return "well", targets, node.attributes
-    return "collection", targets, None
-
-
-def _resolve_all(
-    targets: Sequence[Target], pred: SourceSpec, truth: SourceSpec
-) -> tuple[list[tuple[Target, Source, Source]], list[str]]:
-    from ..rois import RoisAttrs
-
-    pairs, skipped = [], []
-    for t in targets:
-        rois = RoisAttrs.from_attrs(t.image.attrs)
-        p = resolve(t.image, pred, "prediction", rois)
-        g = resolve(t.image, truth, "truth", rois)
-        if p is None or g is None:
-            if len(targets) == 1:
-                raise missing(t.image, pred if p is None else truth, rois, "prediction" if p is None else "truth")
-            skipped.append(t.path)
-            continue
-        check_same_grid(g, p)
-        pairs.append((t, g, p))
-    return pairs, skipped
+        with ThreadPoolExecutor(OPEN_THREADS) as pool:
+            settled = list(pool.map(one, locations))
+        if kind == "well" and node is not None:
+            attrs = node.attributes
+        else:
+            kind = "collection"
+    pairs = [(t, g, p) for t, g, p in settled if g is not None and p is not None]
+    skipped = [t.path for t, g, p in settled if g is None or p is None]
+    return kind or "collection", attrs, pairs, skipped, len(settled)
 
 
-def _terms(pairs: Sequence[tuple[Target, Source, Source]]) -> list[str]:
+def _terms(pairs: Sequence[Pair]) -> list[str]:
     terms: set[str] = set()
     for t, g, p in pairs:
         for s in (g, p):
             if s.kind != "rois":
                 raise InputError(
                     f"per-term evaluation needs two ROI layers with terms, but the "
-                    f"{'truth' if s is g else 'prediction'} {s.label} of {t.image.url} is a label image"
+                    f"{'truth' if s is g else 'prediction'} {s.label} of {t.location.url} is a label image"
                 )
             if not s.terms:
                 raise InputError(
                     f"per-term evaluation needs ROI layers with terms, but the layer {s.name!r} of "
-                    f"{t.image.url} has none; evaluate without per-term or add terms to its ROIs"
+                    f"{t.location.url} has none; evaluate without per-term or add terms to its ROIs"
                 )
             terms.update(s.terms)
     return sorted(terms)
@@ -346,13 +357,12 @@ def evaluate(
             f"{root.url} is read-only (http): the results cannot be stored there; evaluate "
             "without a table (--no-table) and write them with -o"
         )
-    kind, targets, node_attrs = _targets(root)
-    pairs, skipped = _resolve_all(targets, pred_spec, truth_spec)
+    kind, node_attrs, pairs, skipped, looked = _plan(root, pred_spec, truth_spec)
     where = "image" if kind == "image" else "plate field" if kind == "plate" else "image"
     if not pairs:
         raise InputError(
             f"no {where} under {root.url} has both the prediction {str(pred_spec)!r} and the truth "
-            f"{str(truth_spec)!r} ({len(targets)} looked at): nothing to evaluate"
+            f"{str(truth_spec)!r} ({looked} looked at): nothing to evaluate"
         )
     terms = _terms(pairs) if per_term else []
     if name is not None and not overwrite:
@@ -404,13 +414,16 @@ def evaluate(
     return result
 
 
-def _check_free(kind: str, name: str, attrs: Any, root: Location, pairs: Sequence[tuple[Target, Source, Source]]) -> None:
+def _check_free(kind: str, name: str, attrs: Any, root: Location, pairs: Sequence[Pair]) -> None:
     from ..metadata import Metadata
 
-    nodes = [(root.url, attrs)] if kind in ("image", "plate", "well") else [(t.image.url, t.image.attrs) for t, _, _ in pairs]
+    nodes = (
+        [(root.url, frozenset(Metadata.from_attrs(attrs or {}).tables))]
+        if kind in ("image", "plate", "well")
+        else [(t.location.url, t.tables) for t, _, _ in pairs]
+    )
     names = [name, f"{name}-summary"] if kind in ("plate", "well") else [name]
-    for url, a in nodes:
-        have = Metadata.from_attrs(a or {}).tables
+    for url, have in nodes:
         for n in names:
             if n in have:
                 raise OutputExistsError(
@@ -419,7 +432,7 @@ def _check_free(kind: str, name: str, attrs: Any, root: Location, pairs: Sequenc
                 )
 
 
-def _inputs(pairs: Sequence[tuple[Target, Source, Source]], root: Location) -> list[dict[str, Any]]:
+def _inputs(pairs: Sequence[Pair], root: Location) -> list[dict[str, Any]]:
     out = []
     for role in ("prediction", "truth"):
         sources = [pair[2] if role == "prediction" else pair[1] for pair in pairs]
@@ -441,7 +454,7 @@ def _store(
     name: str,
     frame: Any,
     summary: Any,
-    pairs: Sequence[tuple[Target, Source, Source]],
+    pairs: Sequence[Pair],
     parameters: dict[str, Any],
     started: str,
     overwrite: bool,
@@ -462,7 +475,7 @@ def _store(
         return (write(root, frame, kind != "image", _inputs(pairs, root)),)
     stored = []
     for target, g, p in pairs:
-        loc = target.image.location
+        loc = target.location
         rows = frame[frame["image"] == target.path]
         stored.append(write(loc, rows, False, _inputs([(target, g, p)], loc)))
     return tuple(stored)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, StoreNotFoundError
+from ..storage import Location
 
 #: Pixels per block when counting overlaps (a multiple of the stored chunks, about 2048 x 2048).
 BLOCK_PIXELS = 1 << 22
@@ -46,7 +47,8 @@ class SourceSpec:
 
 @dataclass
 class Source:
-    """A source resolved on one image."""
+    """A source resolved on one image: what the tasks need to read it, and nothing more (no
+    opened reader, no label metadata), so a plan of thousands of images stays small."""
 
     kind: str  # "labels" or "rois"
     name: str
@@ -55,9 +57,10 @@ class Source:
     axes: str  # spatial axes
     scale: tuple[float, ...]
     translation: tuple[float, ...]
-    labels: Any = None  # ngffstore.labels.Labels
-    image: Any = None  # ngffstore.image.Image (rois)
-    layer: Any = None  # ngffstore.rois.Layer
+    image: Location | None = None  # the image that holds the label image or layer
+    label_axes: str = ""  # every axis of the label image
+    stored: tuple[int, ...] = ()  # spatial shape of its stored chunks (or shards)
+    dtype: str = "uint32"
     points: bool = False
     terms: dict[str, int] = field(default_factory=dict)
 
@@ -111,7 +114,10 @@ def resolve(image: Any, spec: SourceSpec, role: str, rois: Any) -> Source | None
                 "integer label image first"
             )
         axes, shape, scale, translation = _grid(labels, where)
-        return Source("labels", spec.name, labels.url, shape, axes, scale, translation, labels=labels)
+        lv = labels.levels[0]
+        stored = tuple(int(c) for a, c in zip(labels.axes, lv.shards or lv.chunks) if a in SPATIAL)
+        return Source("labels", spec.name, labels.url, shape, axes, scale, translation,
+                      image=image.location, label_axes=labels.axes, stored=stored, dtype=str(labels.dtype))
     if kind == "rois" and has_layer:
         layer = rois.layers[spec.name]
         axes, shape, scale, translation = _grid(image, f"the image {image.url} of the {role} ROI layer", channels=True)
@@ -123,7 +129,7 @@ def resolve(image: Any, spec: SourceSpec, role: str, rois: Any) -> Source | None
         types = tuple(layer.geometry_types)
         points = bool(types) and all(t in POINT_TYPES for t in types)
         return Source("rois", spec.name, f"{image.url}/rois/{spec.name}", shape, axes, scale,
-                      translation, image=image, layer=layer, points=points, terms=dict(layer.terms))
+                      translation, image=image.location, points=points, terms=dict(layer.terms))
     return None
 
 
@@ -153,9 +159,8 @@ def check_same_grid(truth: Source, pred: Source) -> None:
 
 def block_chunks(source: Source) -> tuple[int, ...]:
     """Blocks of about :data:`BLOCK_PIXELS`, whole multiples of the stored chunks along y and x."""
-    if source.labels is not None:
-        lv = source.labels.levels[0]
-        stored = [int(c) for a, c in zip(source.labels.axes, lv.shards or lv.chunks) if a in SPATIAL]
+    if source.kind == "labels":
+        stored = list(source.stored)
     else:
         stored = [min(1024, n) for n in source.shape]
     out = list(stored)
@@ -174,14 +179,20 @@ def lazy_labels(source: Source, chunks: tuple[int, ...], terms: Any = None) -> A
     """The source as a dask array of its spatial axes with blocks ``chunks``."""
     import dask.array as da
 
-    if source.labels is not None:
-        labels = source.labels
-        full = {a: c for a, c in zip(source.axes, chunks)}
-        spec = tuple(full.get(a, 1) for a in labels.axes)
-        arr = labels.to_dask(0, chunks=spec)
-        index = tuple(slice(None) if a in SPATIAL else 0 for a in labels.axes)
-        return arr[index]
-    frame = source.image.rois(layer=source.name, terms=terms)
+    if source.kind == "labels":
+        dtype = np.dtype(source.dtype)
+        return da.map_blocks(
+            _read_labels,
+            image=source.image,
+            label_name=source.name,
+            label_axes=source.label_axes,
+            dtype=dtype,
+            chunks=da.core.normalize_chunks(chunks, source.shape),
+            meta=np.empty((0,) * len(source.shape), dtype=dtype),
+        )
+    from ..rois import query
+
+    frame = query(source.image, layer=source.name, terms=terms)
     geoms = np.asarray(list(frame["geometry"]), dtype=object)
     ids = np.asarray(frame["id"], dtype=np.int64)
     order = np.argsort(-np.asarray(frame["area"], dtype=np.float64), kind="stable")
@@ -200,6 +211,18 @@ def lazy_labels(source: Source, chunks: tuple[int, ...], terms: Any = None) -> A
         chunks=da.core.normalize_chunks(chunks, source.shape),
         meta=np.empty((0, 0), dtype=dtype),
     )
+
+
+def _read_labels(*, block_info: Any, image: Location, label_name: str, label_axes: str) -> np.ndarray:
+    """One block of a label image (its metadata is read again here, in the task, so that the
+    plan holds no opened label image)."""
+    from ..labels import open_labels
+
+    info = block_info[None]
+    where = iter(info["array-location"])
+    index = tuple(slice(*next(where)) if a in SPATIAL else 0 for a in label_axes)
+    labels = open_labels(image, label_name)
+    return np.asarray(labels.to_dask(0)[index].compute(scheduler="synchronous"))
 
 
 def _paint(
@@ -224,7 +247,9 @@ def points_of(source: Source, terms: Any = None) -> np.ndarray:
     """``(n, 2)`` (y, x) coordinates of a point layer (a multipoint counts as its centroid)."""
     import shapely
 
-    frame = source.image.rois(layer=source.name, terms=terms)
+    from ..rois import query
+
+    frame = query(source.image, layer=source.name, terms=terms)
     if not len(frame):
         return np.zeros((0, 2))
     c = shapely.centroid(np.asarray(list(frame["geometry"]), dtype=object))
