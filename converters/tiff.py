@@ -2,7 +2,8 @@
 
 Level 0 of one series is read through tifffile's Zarr store (``series.aszarr``); dask chunks
 are whole groups of the file's own tiles, strips or planes, so each piece of the file is decoded
-once. Contiguous, uncompressed data (local or remote) are read in runs of whole rows instead.
+once. Contiguous, uncompressed data (local or remote) are read in runs of whole rows instead, and
+a level 0 held in one tiled page (whole-slide images) tile by tile (:mod:`converters._tiles`).
 Pyramidal files give their level 0 only. Truncation is detected when the file is opened.
 
 Axis inference (when no ``axes`` is given) starts from tifffile's axes letters:
