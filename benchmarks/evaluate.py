@@ -17,6 +17,7 @@ once, and each image's overlap table is a few thousand rows.
     python benchmarks/evaluate.py                         # 96 wells, 2048^2, ~500 objects
     python benchmarks/evaluate.py --wells 12 --size 1024  # a quick run
     python benchmarks/evaluate.py --scheduler tcp://...   # or --local-cluster 2
+    python benchmarks/evaluate.py --big 20000             # one 20,000 x 20,000 image instead
 
 Not run by CI.
 """
@@ -117,6 +118,36 @@ def subset(big: str, path: str, wells: int) -> None:
     write_plate_metadata(path, [f"{r}/{c}" for r, c in chosen], field_count=1)
 
 
+def _block_labels(block_id: tuple[int, int], *, block: int, objects: int, grid: int, which: str) -> np.ndarray:
+    seed = block_id[0] * grid + block_id[1]
+    truth = synthetic_truth(block, objects, seed).astype(np.uint32)
+    out = truth if which == "truth" else synthetic_prediction(truth.astype(np.uint16), seed).astype(np.uint32)
+    offset = np.uint32(seed * 4 * objects)  # ids unique across blocks
+    return np.where(out > 0, out + offset, 0).astype(np.uint32)
+
+
+def build_big(path: str, size: int, objects: int, block: int = 2000) -> None:
+    """One ``size`` x ``size`` image with ``truth`` and ``pred`` label images made block by block
+    (``objects`` per ``block`` x ``block`` tile, ids unique across tiles), written out of core."""
+    import dask.array as da
+
+    from ngffstore.image import write_image
+    from ngffstore.labels import write_labels
+
+    if os.path.exists(os.path.join(path, "labels", "pred", "zarr.json")):
+        print(f"reusing {path}")
+        return
+    t0 = time.perf_counter()
+    grid = -(-size // block)
+    write_image(da.zeros((size, size), dtype=np.uint8, chunks=4096), path, axes="yx", levels=1,
+                overwrite=True, progress=False)
+    for which in ("truth", "pred"):
+        full = da.map_blocks(_block_labels, dtype=np.uint32, chunks=((block,) * grid, (block,) * grid),
+                             block=block, objects=objects, grid=grid, which=which)
+        write_labels(full[:size, :size], path, which, chunks=1024, progress=False)
+    print(f"built one {size}^2 image ({grid * grid * objects} objects) in {time.perf_counter() - t0:.0f} s")
+
+
 def measure(cmd: list[str]) -> dict[str, float]:
     """Wall time, CPU time and peak RSS of the command (``os.wait4``: that process and the
     processes it waited for), and the peak summed RSS of its process tree (sampled every 0.1 s)."""
@@ -175,7 +206,21 @@ def main() -> int:
     p.add_argument("--work", default=os.path.join("/tmp", "ngffstore-bench-evaluate"))
     p.add_argument("--scheduler", default="threads")
     p.add_argument("--local-cluster", type=int, default=None)
+    p.add_argument("--big", type=int, default=None, metavar="SIZE",
+                   help="instead: one SIZE x SIZE image (e.g. 20000), ~OBJECTS per 2000^2 tile")
     args = p.parse_args()
+    if args.big:
+        path = os.path.join(args.work, f"big-{args.big}x{args.objects}.ome.zarr")
+        os.makedirs(args.work, exist_ok=True)
+        build_big(path, args.big, args.objects)
+        cmd = [sys.executable, "-m", "ngffstore", "evaluate", path, "-p", "labels:pred", "-t", "labels:truth",
+               "--no-table", "--no-progress"]
+        cmd += ["--local-cluster", str(args.local_cluster)] if args.local_cluster else ["--scheduler", args.scheduler]
+        r = measure(cmd)
+        print(f"one {args.big}^2 image: {r['wall_s']:.1f} s wall ({r['cpu_s']:.0f} s CPU), peak RSS "
+              f"{r['max_rss_mb']} MB (process), {r['tree_peak_rss_mb']} MB (tree, sampled)")
+        print(r["stdout"])
+        return 0
     tag = f"{args.wells}x{args.size}x{args.objects}-v2"
     big = os.path.join(args.work, f"plate-{tag}.ome.zarr")
     small = os.path.join(args.work, f"plate-{tag}-first{args.small}.ome.zarr")
