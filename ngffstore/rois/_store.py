@@ -91,6 +91,7 @@ def write_rois(
         term must be in it, and its colours and parents are copied into the image.
     overwrite, append
         Replace an existing layer, or add to it (new ids continue after the existing ones).
+        An append of ROIs this same import already added (see :func:`store_rois`) writes nothing.
     repair
         Repair invalid polygons (self-intersections) with ``shapely.make_valid`` and warn
         (:class:`RoiRepairWarning`); with False they are refused.
