@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ngffstore.evaluation import (
     MAP_THRESHOLDS,
@@ -148,10 +150,11 @@ def jitter(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_identical_and_swapped(seed):
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 30))
+def test_identical_and_swapped(seed, n):
     rng = np.random.default_rng(seed)
-    truth = random_labels(rng)
+    truth = random_labels(rng, shape=(64, 80), n=n)
     same = scores(truth, truth)
     assert same["f1"] == same["dice"] == same["map"] == same["mean_iou"] == same["pq"] == 1.0
     assert same["det_f1"] == 1.0 and same["count_error"] == 0.0
