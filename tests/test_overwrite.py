@@ -32,6 +32,26 @@ def inputs(tmp_path_factory):
     return folder
 
 
+def _kill_when_marked(args: list[str], env: dict, url: str, timeout: float = 120.0) -> None:
+    """Run the CLI and kill it (SIGKILL) as soon as its first block marker appears: a moment
+    that is surely before the switch of the group document (markers only exist while writing)."""
+    import subprocess
+    import sys
+    import time
+
+    progress = os.path.join(url, multiscale.PROGRESS_DIR)
+    proc = subprocess.Popen([sys.executable, "-m", "ngffstore", *args, "--no-progress"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(name.endswith(".json") for _, _, names in os.walk(progress) for name in names):
+            break
+        time.sleep(0.002)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=60)
+
+
 def _same_as(levels, reference) -> bool:
     return len(levels) == len(reference) and all(np.array_equal(a, b) for a, b in zip(levels, reference))
 
@@ -48,8 +68,11 @@ def test_convert_overwrite_killed_leaves_old_or_new(tmp_path, inputs):
     for attempt in range(6):
         url = str(tmp_path / f"img{attempt}.zarr")
         assert _run(["convert", str(inputs / "old.tif"), url, *opts], env).returncode == 0
-        _run(["convert", str(inputs / "new.tif"), url, *opts, "--overwrite"], env,
-             kill_after=rnd.uniform(1.0, 6.0))
+        if attempt % 2:  # at a random moment
+            _run(["convert", str(inputs / "new.tif"), url, *opts, "--overwrite"], env,
+                 kill_after=rnd.uniform(0.5, 6.0))
+        else:  # surely before the switch: at the first block marker
+            _kill_when_marked(["convert", str(inputs / "new.tif"), url, *opts, "--overwrite"], env, url)
         got = _levels(url)
         assert _same_as(got, old) or _same_as(got, new), f"attempt {attempt}: neither old nor new"
         seen.add("old" if _same_as(got, old) else "new")
