@@ -9,7 +9,7 @@ from typing import Any
 from ngffstore.errors import InputError, InputNotFoundError
 from ngffstore.storage import Location, storage_errors
 
-from ._io import file_size, open_binary, resolve, suffix
+from ._io import open_binary, resolve, suffix
 from .arrays import open_npy, open_zarr
 from .base import Source
 from .bioio_source import find_plugin, open_bioio
@@ -138,19 +138,18 @@ def open_source(
     """
     location = resolve(path_or_url, storage_options)
     where = location.url
-    if _is_zarr(location):
-        _single_image(series, where)
-        return open_zarr(location, axes=axes)
-    with storage_errors(location, "read"):
-        fs = location.fs
-        if not fs.exists(location.path):
+    kind, size = _stat(location)
+    if kind == "directory" or kind is None:
+        if _is_zarr(location):
+            _single_image(series, where)
+            return open_zarr(location, axes=axes)
+        if kind is None:
             raise InputNotFoundError(f"{where}: no such file; check the path")
-        if fs.isdir(location.path):
-            raise InputError(
-                f"{where} is a folder, not an image file or a Zarr array; "
-                f"give a file ({', '.join(SUPPORTED_SUFFIXES)})"
-            )
-    if file_size(location) == 0:
+        raise InputError(
+            f"{where} is a folder, not an image file or a Zarr array; "
+            f"give a file ({', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    if size == 0:
         raise InputError(f"{where} is an empty file; re-copy or re-export it")
     forced = _parse_reader(reader)
     if forced is not None:
@@ -168,8 +167,33 @@ def open_source(
     return open_planar(location, kind=kind, axes=axes)
 
 
+def _stat(location: Location) -> tuple[str | None, int | None]:
+    """``(kind, size)`` of what is at ``location``: ``"file"``, ``"directory"`` or None (nothing).
+
+    One ``stat`` locally, one ``info`` call remotely (a HEAD; a LIST only for a prefix).
+    """
+    with storage_errors(location, "read"):
+        if location.is_local:
+            try:
+                st = os.stat(location.path)
+            except (FileNotFoundError, NotADirectoryError):
+                return None, None
+            import stat as _stat_mod
+
+            return ("directory" if _stat_mod.S_ISDIR(st.st_mode) else "file"), st.st_size
+        try:
+            info = location.fs.info(location.path)
+        except FileNotFoundError:
+            return None, None
+    kind = "directory" if info.get("type") == "directory" else "file"
+    return kind, int(info.get("size") or 0)
+
+
 def _is_zarr(location: Location) -> bool:
-    return any(location.exists(key) for key in ("zarr.json", ".zarray", ".zgroup"))
+    """Whether a Zarr node (v2 or v3) is at ``location``: its document, one or a few GETs."""
+    from ngffstore.nodes import try_read_node
+
+    return try_read_node(location) is not None
 
 
 def _parse_reader(reader: str | None) -> str | None:
