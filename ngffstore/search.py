@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ValidationError
+from .index._common import INDEX_FILE
+from .paths import check_relative_path
 from .storage import Location
 
 MAX_DEPTH = 64
@@ -611,6 +613,9 @@ def search(
         picked = ["path"] + [resolve_column(c, table.column_names) for c in columns]
         table = table.select(list(dict.fromkeys(picked)))
     paths = table.column("path")
+    for path in pc.unique(paths).to_pylist():  # the index is untrusted input like any document
+        if path != "":
+            check_relative_path(path, document=root.child(INDEX_FILE).url, what="image path in index row")
     base = root.url.rstrip("/")
     urls = pc.if_else(
         pc.equal(paths, ""), pa.scalar(root.url), pc.binary_join_element_wise(base, paths, "/")

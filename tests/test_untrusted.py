@@ -457,3 +457,36 @@ def shapely_box(*args: float) -> Any:
     import shapely
 
     return shapely.box(*args)
+
+
+def test_search_refuses_an_index_row_outside_the_collection(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    import ngffstore
+    from ngffstore.index._common import INDEX_FILE
+    from ngffstore.search import search
+
+    root = tmp_path / "coll"
+    ngffstore.write_image(np.zeros((64, 64), np.uint8), str(root / "a.ome.zarr"), progress=False)
+    ngffstore.build_index(str(root))
+    table = pq.read_table(root / INDEX_FILE)
+    paths = table.column("path").to_pylist()
+    paths[0] = "../../outside_secret.zarr"
+    table = table.set_column(table.column_names.index("path"), "path", [paths])
+    pq.write_table(table, root / INDEX_FILE)
+    with pytest.raises(UnsafePathError, match="image path in index row"):
+        search(str(root))
+    assert main(["search", str(root), "kind == \"image\""]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "outside_secret" in err[0]
+
+
+def test_labels_listing_with_an_escaping_name_is_refused(tmp_path):
+    import ngffstore
+    from ngffstore.nodes import write_group
+
+    url = tmp_path / "img.ome.zarr"
+    ngffstore.write_image(np.zeros((64, 64), np.uint8), str(url), progress=False)
+    write_group(Location.parse(str(url / "labels")), 3, {"ome": {"version": "0.5", "labels": ["../../x"]}})
+    with pytest.raises(UnsafePathError, match="label name"):
+        ngffstore.list_labels(str(url))

@@ -32,6 +32,7 @@ from ..storage import (
     Location,
     is_missing_error,
     is_storage_error,
+    parse_json,
     storage_errors,
     translate_storage_error,
 )
@@ -176,12 +177,7 @@ class Storage:
         raw = self.get(key)
         if raw is None:
             return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise ReadError(
-                f"{self.location.child(key).url} is not valid JSON: the metadata is corrupt"
-            ) from None
+        return parse_json(raw, self.location.child(key))
 
     def close(self) -> None:
         store, self._store = self._store, None

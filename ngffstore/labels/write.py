@@ -41,6 +41,7 @@ from ..nodes import (
     write_group,
     write_group_attrs,
 )
+from ..paths import check_relative_path
 from ..pyramid import parse_method
 from ..storage import Location, storage_errors
 from .colors import RGBA, label_colors, parse_colors
@@ -94,6 +95,9 @@ def read_listing(image: Location) -> tuple[int | None, dict[str, Any], list[str]
     names = ome_attrs(attrs)[1].get("labels")
     if not isinstance(names, list):
         names = []
+    document = image.child(LABELS_GROUP, "zarr.json" if fmt == 3 else ".zattrs").url
+    for n in names:
+        check_relative_path(n, document=document, what="label name", single=True)
     return fmt, attrs, [str(n) for n in names]
 
 
