@@ -38,6 +38,7 @@ from typing import Any
 import dask
 import dask.array as da
 import numpy as np
+from dask.local import get_sync
 
 from . import parallel
 from .chunkio import ChunkWriter
@@ -347,7 +348,7 @@ class Deferred:
     def compute(self) -> np.ndarray:
         array = self.array
         if array.npartitions == 1:
-            return np.asarray(array.compute(scheduler="synchronous"))
+            return np.asarray(array.compute(scheduler=get_sync))
         out = np.empty(array.shape, dtype=array.dtype)
         starts = [np.cumsum((0, *c)) for c in array.chunks]
         indices = list(np.ndindex(*array.numblocks))
@@ -355,7 +356,7 @@ class Deferred:
         per_call = max(1, int(max(out.nbytes // 4, READ_GROUP_BYTES) // max(1, out.nbytes // len(indices))))
         for first in range(0, len(indices), per_call):
             group = indices[first : first + per_call]
-            pieces = dask.compute(*(array.blocks[index] for index in group), scheduler="synchronous")
+            pieces = dask.compute(*(array.blocks[index] for index in group), scheduler=get_sync)
             for index, piece in zip(group, pieces):
                 out[tuple(slice(s[i], s[i + 1]) for s, i in zip(starts, index))] = piece
             del pieces

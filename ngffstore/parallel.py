@@ -91,6 +91,25 @@ def client_for(scheduler: Any) -> Iterator[Any]:
         client.close()
 
 
+def local_get(scheduler: str) -> Any:
+    """The dask scheduler function of a local scheduler name.
+
+    Handing dask the function rather than its name skips dask's look for a ``distributed``
+    client, which imports ``distributed`` (a third of a second) even when no cluster is used.
+    """
+    if scheduler == "threads":
+        from dask.threaded import get
+
+        return get
+    if scheduler == "processes":
+        from dask.multiprocessing import get
+
+        return get
+    from dask.local import get_sync
+
+    return get_sync
+
+
 def compute(tasks: Sequence[Any], *, scheduler: Any, bar: tqdm, prefix: str = "ngffstore-") -> list[Any]:
     """Compute ``tasks`` on ``scheduler``, advancing ``bar`` once per task whose key starts with ``prefix``."""
     scheduler = parse_scheduler(scheduler)
@@ -104,6 +123,8 @@ def compute(tasks: Sequence[Any], *, scheduler: Any, bar: tqdm, prefix: str = "n
                 bar.update(now - done)
                 done = now
             return client.gather(futures)
+    if isinstance(scheduler, str):
+        scheduler = local_get(scheduler)
     with _TaskCounter(bar, prefix):
         return list(dask.compute(*tasks, scheduler=scheduler))
 

@@ -12,7 +12,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from .. import provenance
+from .. import journal, provenance
 from ..codecs import Compression
 from ..errors import InputError, OutputExistsError
 from ..multiscale import (
@@ -578,10 +578,8 @@ def write_image(
     )
     attrs = with_stored_bytes(attrs, zarr_format, result.chunk_bytes + write.written)
     finish_node_write(write, attrs)
-    from .. import index  # pyarrow, only needed here
-
     if not _known_empty:  # a plate journals itself once, after its last field
-        index.touch(location, operation="write_image", zarr_format=zarr_format)
+        journal.notify(location, operation="write_image", zarr_format=zarr_format)
     return _summary(location, spec, attrs, stored_bytes is not False)
 
 

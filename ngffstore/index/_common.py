@@ -7,9 +7,10 @@ from typing import Any
 
 from ..errors import StorageError, StoreNotFoundError
 
+# defined where writers find them without loading pyarrow
+from ..journal import INDEX_DIR, MARKER, NO_INDEX_PROTOCOLS  # noqa: F401
+
 INDEX_FILE = "ngffstore-index.parquet"
-INDEX_DIR = ".ngffstore-index"
-MARKER = f"{INDEX_DIR}/root.json"
 JOURNAL = f"{INDEX_DIR}/journal"
 FORMAT = "ngffstore-index/1"
 #: Journal fragments are deleted once applied and older than this (seconds); an update that
@@ -18,7 +19,6 @@ DEFAULT_GRACE = 3600.0
 #: Search folds at most this many pending changes in memory; beyond, it warns.
 MAX_MERGE = 256
 WORKERS = 16
-NO_INDEX_PROTOCOLS = ("http", "https")
 
 
 def build_hint(root: Any) -> str:

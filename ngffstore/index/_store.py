@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import provenance
+from .. import journal, provenance
 from ..errors import NgffStoreError, StorageAccessError, StorageError, StoreNotFoundError
 from ..storage import Location, storage_errors
 from ._common import (
@@ -448,22 +448,7 @@ def check_index(
 
 def find_roots(url: Any, *, storage_options: Mapping[str, Any] | None = None) -> list[Location]:
     """The collection roots (folders with an index marker) at or above ``url``, nearest first."""
-    location = Location.parse(url, storage_options)
-    if location.protocol in NO_INDEX_PROTOCOLS:
-        return []
-    roots = []
-    current = location
-    while True:
-        try:
-            if current.get(MARKER) is not None:
-                roots.append(current)
-        except Exception as exc:  # noqa: BLE001 - absent or unreadable: not a root to journal to
-            log.debug("no index marker at %s (%s)", current.url, type(exc).__name__)
-        parent = current.parent
-        if parent.url == current.url or not parent.path.strip("/") and not parent.is_local:
-            break
-        current = parent
-    return roots
+    return journal.find_roots(url, storage_options=storage_options)
 
 
 def _relative(node: Location, root: Location) -> str | None:
