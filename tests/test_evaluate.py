@@ -234,6 +234,10 @@ def test_blockwise_gather_equals_whole_image():
     ov_big = overlaps(big, pred)
     np.testing.assert_array_equal(ov_big.truth_ids, np.unique(big)[1:])
     assert score(ov_big) == score(overlaps(truth, pred))
+    shifted = np.where(truth > 0, truth.astype(np.int64) + 150_000, 0)  # dense counting, shifted ids
+    ov_shift = overlaps(shifted, pred)
+    np.testing.assert_array_equal(ov_shift.truth_ids, np.unique(shifted)[1:])
+    assert score(ov_shift) == score(overlaps(truth, pred))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -65,15 +65,24 @@ def _count(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int]) -> Counts
     pv = pred[where].astype(np.int64, copy=False)
     tmin, tmax, pmin, pmax = tv.min(), tv.max(), pv.min(), pv.max()
     sums: np.ndarray
-    if tmin >= 0 and pmin >= 0 and (tmax + 1) * (pmax + 1) <= DENSE_BINS:
-        # small ids (the usual label image): count every possible pair, no sort
-        key = tv * (pmax + 1) + pv
-        n = np.bincount(key, minlength=(tmax + 1) * (pmax + 1))
-        hit = np.flatnonzero(n)
-        sums = np.empty((len(hit), ndim))
-        for d in range(ndim):
-            sums[:, d] = np.bincount(key, weights=where[d])[hit] + float(offset[d]) * n[hit]
-        return hit // (pmax + 1), hit % (pmax + 1), n[hit].astype(np.int64), sums
+    if tmin >= 0 and pmin >= 0:
+        # ids of one slab usually span a small range: shift them next to 0 (which stays 0)
+        t0 = _low_nonzero(tv, tmax)
+        p0 = _low_nonzero(pv, pmax)
+        tspan, pspan = int(tmax - t0) + 2, int(pmax - p0) + 2
+        if tspan * pspan <= DENSE_BINS:
+            tk = np.where(tv > 0, tv - (t0 - 1), 0)
+            pk = np.where(pv > 0, pv - (p0 - 1), 0)
+            key = tk * pspan + pk
+            del tk, pk
+            n = np.bincount(key, minlength=tspan * pspan)
+            hit = np.flatnonzero(n)
+            sums = np.empty((len(hit), ndim))
+            for d in range(ndim):
+                sums[:, d] = np.bincount(key, weights=where[d])[hit] + float(offset[d]) * n[hit]
+            ht, hp = hit // pspan, hit % pspan
+            return (np.where(ht > 0, ht + (t0 - 1), 0), np.where(hp > 0, hp + (p0 - 1), 0),
+                    n[hit].astype(np.int64), sums)
     if tmin >= 0 and pmin >= 0 and tmax < 2**31 and pmax < 2**32:
         uniq, inv, n = np.unique((tv << 32) | pv, return_inverse=True, return_counts=True)
         t_out, p_out = uniq >> 32, uniq & 0xFFFFFFFF
@@ -86,6 +95,14 @@ def _count(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int]) -> Counts
     for d in range(ndim):
         sums[:, d] = np.bincount(inv, weights=where[d], minlength=len(uniq)) + float(offset[d]) * n
     return t_out, p_out, n.astype(np.int64), sums
+
+
+def _low_nonzero(values: np.ndarray, high: int) -> int:
+    """The smallest non-zero value (``high`` when there is none but zeros)."""
+    if high == 0:
+        return 1
+    low = values.min(initial=high, where=values > 0)
+    return int(low)
 
 
 def merge(*parts: Counts) -> Counts:

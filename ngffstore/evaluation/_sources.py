@@ -220,9 +220,12 @@ def _read_labels(*, block_info: Any, image: Location, label_name: str, label_axe
 
     info = block_info[None]
     where = iter(info["array-location"])
-    index = tuple(slice(*next(where)) if a in SPATIAL else 0 for a in label_axes)
+    spans = [next(where) if a in SPATIAL else (0, 1) for a in label_axes]
+    index = tuple(slice(lo, hi) if a in SPATIAL else 0 for a, (lo, hi) in zip(label_axes, spans))
     labels = open_labels(image, label_name)
-    return np.asarray(labels.to_dask(0)[index].compute(scheduler="synchronous"))
+    # dask blocks of exactly this block's extent: only the stored chunks under it are decoded
+    chunks = tuple(hi - lo if a in SPATIAL else 1 for a, (lo, hi) in zip(label_axes, spans))
+    return np.asarray(labels.to_dask(0, chunks=chunks)[index].compute(scheduler="synchronous"))
 
 
 def _paint(
