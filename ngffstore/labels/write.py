@@ -39,7 +39,6 @@ from ..nodes import (
     try_read_node,
     update_attributes,
     write_group,
-    write_group_attrs,
 )
 from ..paths import check_relative_path
 from ..pyramid import parse_method
@@ -101,9 +100,8 @@ def read_listing(image: Location) -> tuple[int | None, dict[str, Any], list[str]
     return fmt, attrs, [str(n) for n in names]
 
 
-def _write_listing(
-    image: Location, zarr_format: int, version: str, attrs: dict[str, Any], names: list[str]
-) -> None:
+def _with_names(attrs: dict[str, Any], zarr_format: int, version: str, names: list[str]) -> dict[str, Any]:
+    """``attrs`` of the labels group listing ``names`` (where NGFF puts the list for the format)."""
     attrs = dict(attrs)
     if "ome" in attrs or (zarr_format == 3 and "labels" not in attrs):
         ome = dict(attrs.get("ome") or {})
@@ -113,25 +111,28 @@ def _write_listing(
         attrs.pop("labels", None)
     else:
         attrs["labels"] = names
-    write_group_attrs(image.child(LABELS_GROUP), zarr_format, attrs)
+    return attrs
+
+
+def _names(attrs: dict[str, Any]) -> list[str]:
+    names = ome_attrs(attrs)[1].get("labels")
+    return [str(n) for n in names] if isinstance(names, list) else []
 
 
 def _listed(attrs: dict[str, Any], zarr_format: int, version: str, name: str) -> dict[str, Any] | None:
     """``attrs`` of the labels group with ``name`` listed (None: already listed)."""
-    names = ome_attrs(attrs)[1].get("labels")
-    names = [str(n) for n in names] if isinstance(names, list) else []
+    names = _names(attrs)
     if name in names:
         return None
-    names.append(name)
-    if "ome" in attrs or (zarr_format == 3 and "labels" not in attrs):
-        ome = dict(attrs.get("ome") or {})
-        ome.setdefault("version", version)
-        ome["labels"] = names
-        attrs["ome"] = ome
-        attrs.pop("labels", None)
-    else:
-        attrs["labels"] = names
-    return attrs
+    return _with_names(attrs, zarr_format, version, [*names, name])
+
+
+def _unlisted(attrs: dict[str, Any], zarr_format: int, version: str, name: str) -> dict[str, Any] | None:
+    """``attrs`` of the labels group without ``name`` (None: not listed)."""
+    names = _names(attrs)
+    if name not in names:
+        return None
+    return _with_names(attrs, zarr_format, version, [n for n in names if n != name])
 
 
 def _add_to_listing(image: Location, zarr_format: int, version: str, name: str) -> None:
@@ -177,7 +178,11 @@ def remove_labels(
     remaining = [n for n in names if n != name]
     if name in names and fmt is not None:
         version = ome_attrs(attrs)[0] or ("0.5" if fmt == 3 else "0.4")
-        _write_listing(image, fmt, version, attrs, remaining)
+        node = update_attributes(  # conditional: a name another writer adds meanwhile is kept
+            image.child(LABELS_GROUP), lambda a: _unlisted(a, fmt, version, name), zarr_format=fmt,
+            what="remove a label from the listing of",
+        )
+        remaining = _names(node.attributes)
     target.remove()
     if not remaining and fmt is not None:
         group = image.child(LABELS_GROUP)
