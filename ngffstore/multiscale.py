@@ -48,7 +48,7 @@ from .storage import Location, dump_json, storage_errors
 
 PROGRESS_DIR = ".ngffstore-progress"
 DEFAULT_MEMORY_TARGET = 32 * 2**20
-READ_GROUP_BYTES = 8 * 2**20  # source chunks smaller than this are read several per dask call
+READ_GROUP_BYTES = 4 * 2**20  # source chunks smaller than this are read several per dask call
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,7 +353,7 @@ class Deferred:
         starts = [np.cumsum((0, *c)) for c in array.chunks]
         indices = list(np.ndindex(*array.numblocks))
         # small chunks are computed a few at a time: dask's cost per call is several ms
-        per_call = max(1, int(max(out.nbytes // 4, READ_GROUP_BYTES) // max(1, out.nbytes // len(indices))))
+        per_call = max(1, int(max(out.nbytes // 8, READ_GROUP_BYTES) // max(1, out.nbytes // len(indices))))
         for first in range(0, len(indices), per_call):
             group = indices[first : first + per_call]
             pieces = dask.compute(*(array.blocks[index] for index in group), scheduler=get_sync)
