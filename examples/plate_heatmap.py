@@ -97,6 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     draw(table, [str(r) for r in plate.rows], [str(c) for c in plate.columns], png)
     print(table.to_string(index=False))
     print(f"wrote {csv} and {png}")
+    # the plate's look beside its numbers: from the stored preview when it is fresh (one GET,
+    # whatever the plate size), else from each field's lowest level that fits
+    from PIL import Image as PILImage
+
+    from ngffstore.cli.plate import overview_picture
+
+    reg = plate.preview
+    mosaic = plate.grid(max(reg.tile) if reg is not None and reg.fresh else 64, gap=2)
+    overview = _shared.out_path(args, "plate_overview.png")
+    PILImage.fromarray(overview_picture(mosaic, mosaic.compute())).save(overview)
+    print(f"wrote {overview} ({'stored preview' if mosaic.preview else 'field levels'})")
     return 0
 
 

@@ -408,7 +408,7 @@ def test_grid_is_the_lowest_level_of_every_field(grid_plate):
 def test_grid_with_max_size_uses_the_readers_rule(grid_plate):
     url, truth = grid_plate
     plate = open_plate(url)
-    mosaic = plate.grid(max_size=20, c="channel 1", gap=3)
+    mosaic = plate.grid(max_size=20, c="channel 1", gap=3, preview=False)
     assert mosaic.axes == "yx" and mosaic.level == 1 and mosaic.tile == (17, 20)
     out = mosaic.compute()
     for (r, c, f) in truth:

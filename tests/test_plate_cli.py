@@ -56,11 +56,16 @@ def test_build_from_pattern_then_info_and_thumbnail(tmp_path, capsys, exp):
     assert info["field"]["shape"] == [2, H, W]
 
     png = tmp_path / "plate.png"
-    code, stdout, err = run(capsys, "plate-thumbnail", out, "-o", png, "--max-size", "20", "--gap", "2")
+    code, stdout, err = run(capsys, "plate-thumbnail", out, "-o", png, "--max-size", "20", "--gap", "2", "--no-preview")
     assert code == 0, err
     assert "from level 1" in stdout and "3x4 wells of 1x2 fields" in stdout
-    mosaic = open_plate(str(out)).grid(max_size=20, gap=2)
+    mosaic = open_plate(str(out)).grid(max_size=20, gap=2, preview=False)
+    code, stdout, err = run(capsys, "plate-thumbnail", out, "-o", png, "--max-size", "20", "--gap", "2",
+                            "--no-preview", "--no-labels")
     assert PILImage.open(png).size == (mosaic.shape[-1], mosaic.shape[-2])
+    code, stdout, err = run(capsys, "plate-thumbnail", out, "-o", png, "--max-size", "20", "--gap", "2")
+    assert code == 0, err
+    assert "from the stored preview" in stdout and "3x4 wells of 1x2 fields" in stdout
 
     npy = tmp_path / "plate.npy"
     code, stdout, err = run(capsys, "plate-thumbnail", out, "-o", npy, "--level", "-1", "-c", "GFP", "--field", "1")

@@ -48,9 +48,11 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("output", help="output plate URL: a folder path or s3://bucket/prefix")
+    p.add_argument("output", help="output plate URL: a folder path or s3://bucket/prefix "
+                   "(or the word 'preview' followed by a plate URL: store or check the plate preview)")
+    p.add_argument("preview_url", nargs="?", metavar="URL", help=argparse.SUPPRESS)
     src = p.add_argument_group("layout (one of)")
-    which = src.add_mutually_exclusive_group(required=True)
+    which = src.add_mutually_exclusive_group()
     which.add_argument("--manifest", metavar="CSV", help="CSV with columns row,column,field,[channel,z,t,acquisition,]file (or well instead of row,column)")
     which.add_argument("--folder", metavar="DIR", help="folder of image files named by --pattern")
     which.add_argument("--tree", metavar="DIR", help="folder tree DIR/ROW/COL/FIELD (image files or folders of channel files)")
@@ -67,6 +69,18 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--axes", help="axis letters of each input file when they cannot be inferred, e.g. zyx")
     add_pixel_size_args(g)
     g.add_argument("--channel-names", help="comma-separated channel names (for every field)")
+    pv = p.add_argument_group(
+        "preview (ngffstore plate preview URL [--check | --force])",
+        "store the low-resolution mosaic of a plate (any writer's, NGFF 0.4 or 0.5) at URL/preview; "
+        "rebuilt only when stale unless --force",
+    )
+    pv.add_argument("--check", action="store_true", help="only say whether the preview is fresh (one GET per well "
+                    "and field); exit 1 when it is stale or absent")
+    pv.add_argument("--force", action="store_true", help="rebuild the preview even when it is fresh")
+    pv.add_argument("--tile", type=int, default=None, help="longest edge of a field in the preview (default: the "
+                    "plate fits 4096 px, 16 to 256 per field)")
+    p.add_argument("--no-preview", dest="preview", action="store_false",
+                   help="do not store the plate preview after building the plate")
     add_output_args(p)
     add_run_args(p)
     add_storage_args(p)
@@ -84,10 +98,43 @@ def _units(pixel_size: str, unit: str) -> dict[str, str]:
     return {a: ("second" if a == "t" else unit) for a in names if a != "c"}
 
 
+def run_preview(args: argparse.Namespace) -> int:
+    """``ngffstore plate preview URL``: check, build or rebuild the stored plate preview."""
+    from ..errors import InputError
+    from ..plate.preview import build_preview, check_preview
+
+    if args.manifest or args.folder or args.tree or args.pattern:
+        raise InputError("'plate preview URL' takes no --manifest/--folder/--tree; give just the plate URL")
+    options = storage_options_for(args.preview_url, args)
+    state = check_preview(args.preview_url, storage_options=options)
+    if args.check:
+        print(json.dumps(state.__dict__, default=list) if args.json else state.to_text())
+        return 0 if state.fresh else 1
+    if state.fresh and not args.force and args.tile is None:
+        print(state.to_text() + "; nothing to do (--force rebuilds it)")
+        return 0
+    summary = build_preview(
+        args.preview_url, tile=args.tile, storage_options=options, scheduler=args.scheduler,
+        progress=args.progress,
+    )
+    print(json.dumps(summary.__dict__, default=list) if args.json else summary.to_text())
+    return 0
+
+
 def run_build(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..plate import from_manifest, from_pattern, from_tree, write_plate
 
+    if args.preview_url is not None:
+        if args.output != "preview":
+            raise InputError(f"unexpected argument {args.preview_url!r}: 'ngffstore plate OUTPUT --manifest ...' "
+                             "builds a plate, 'ngffstore plate preview URL' stores its preview")
+        return run_preview(args)
+    if not (args.manifest or args.folder or args.tree):
+        raise InputError("give one of --manifest CSV, --folder DIR --pattern PAT or --tree DIR "
+                         "(or 'ngffstore plate preview URL' for a plate's preview)")
+    if args.check or args.force or args.tile is not None:
+        raise InputError("--check, --force and --tile belong to 'ngffstore plate preview URL'")
     if args.folder and not args.pattern:
         raise InputError("--folder needs --pattern, e.g. --pattern '{well}_s{field}_w{channel}.tif' (or use --tree)")
     if args.pattern and not args.folder:
@@ -108,7 +155,7 @@ def run_build(args: argparse.Namespace) -> int:
         options["channels"] = [c.strip() for c in args.channel_names.split(",")]
     summary = write_plate(
         plate_input, args.output, rows=args.rows, columns=args.columns, name=args.plate_name,
-        axes=args.axes, **options,
+        axes=args.axes, preview=args.preview, **options,
     )
     print(json.dumps(summary.to_dict(), indent=2, default=str) if args.json else summary.to_text())
     return 0
@@ -206,7 +253,9 @@ def _register_thumbnail(sub: argparse._SubParsersAction) -> None:
     p.add_argument("url", help="plate URL: a folder path or s3://bucket/prefix")
     p.add_argument("-o", "--output", required=True, help="output file: .png, .tif/.tiff or .npy")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--max-size", type=int, default=None, help="longest edge of each field in pixels (default 256)")
+    which.add_argument("--max-size", type=int, default=None,
+                       help="longest edge of each field in pixels (default: the stored preview's tiles when "
+                       "the plate has a fresh preview, else 256)")
     which.add_argument("--level", type=int, default=None, help="read this level of every field (-1: the smallest)")
     sel = p.add_argument_group("selection")
     sel.add_argument("-c", "--channel", action="append", default=None, metavar="C",
@@ -215,7 +264,12 @@ def _register_thumbnail(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--t", type=int, default=0, help="time point (default 0)")
     sel.add_argument("--field", action="append", type=int, default=None, metavar="N",
                      help="field position(s) to show (default: all fields of each well)")
-    sel.add_argument("--gap", type=int, default=2, help="pixels between wells (default 2)")
+    sel.add_argument("--gap", type=int, default=None, help="pixels between wells (default 2; a PNG of large tiles: a 32nd of a tile)")
+    sel.add_argument("--well", default=None, metavar="WELL", help="zoom to one well (B3, B03 or B/3): its fields "
+                     "side by side, labelled")
+    p.add_argument("--no-labels", dest="labels", action="store_false", help="PNG: no well labels")
+    p.add_argument("--no-preview", dest="preview", action="store_false",
+                   help="read the fields even when the plate has a fresh stored preview")
     p.add_argument("--memory-cap", type=parse_bytes, default=None,
                    help="refuse mosaics larger than this, e.g. 2GiB (default 1GiB)")
     add_storage_args(p)
@@ -223,7 +277,7 @@ def _register_thumbnail(sub: argparse._SubParsersAction) -> None:
 
 
 def run_thumbnail(args: argparse.Namespace) -> int:
-    from ..errors import InputError
+    from ..errors import InputError, RegionError
     from ..plate import open_plate
     from .window import parse_channels
 
@@ -233,34 +287,115 @@ def run_thumbnail(args: argparse.Namespace) -> int:
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder):
         raise InputError(f"cannot write {args.output}: the folder {folder} does not exist")
-    max_size = args.max_size if args.max_size is not None or args.level is not None else 256
+    if args.gap is not None and args.gap < 0:
+        raise RegionError(f"--gap must be 0 or more pixels, not {args.gap}")
     channels = parse_channels(args.channel)
     c: Any = channels[0] if channels and len(channels) == 1 else channels
     with open_plate(args.url, storage_options=storage_options_for(args.url, args), memory_cap=args.memory_cap) as plate:
+        well = plate.well_ref(args.well) if args.well else None
+        max_size = args.max_size
+        if max_size is None and args.level is None:
+            reg = plate.preview if args.preview else None
+            max_size = max(reg.tile) if reg is not None and reg.fresh else 256
+        gap = args.gap if args.gap is not None else (max(2, (max_size or 64) // 32) if ext == ".png" else 2)
         mosaic = plate.grid(
-            max_size, level=args.level, c=c, z=args.z, t=args.t, fields=args.field, gap=args.gap,
+            max_size, level=args.level, c=c, z=args.z, t=args.t, fields=args.field, gap=gap,
+            preview=None if args.preview else False,
         )
-        pixels = mosaic.compute()
-    what = save_mosaic(mosaic, pixels, args.output, active_only=channels is None)
+        data = mosaic.data
+        if well is not None:
+            x, y, _, _ = mosaic.position(mosaic.rows[well.row_index], mosaic.columns[well.column_index])
+            h, w = mosaic.cell
+            data = data[..., y:y + h, x:x + w]
+        pixels = data.compute()
+    what = save_mosaic(
+        mosaic, pixels, args.output, active_only=channels is None, labels=args.labels,
+        well=well.name if well is not None else None,
+    )
+    source = "the stored preview" if mosaic.preview else f"level {mosaic.level}"
     n_r, n_c = len(mosaic.rows), len(mosaic.columns)
+    where = f"well {well.name}" if well is not None else f"{n_r}x{n_c} wells"
     print(
-        f"wrote {args.output} ({what}) from level {mosaic.level}: {n_r}x{n_c} wells of "
+        f"wrote {args.output} ({what}) from {source}: {where} of "
         f"{mosaic.layout[0]}x{mosaic.layout[1]} fields of {mosaic.tile[1]}x{mosaic.tile[0]} px"
     )
     return 0
 
 
-def save_mosaic(mosaic: Any, pixels: Any, path: str, *, active_only: bool = True) -> str:
-    """Write a mosaic: ``.png`` colour composite (the image reader's rendering), else raw values."""
+LABEL_BACKGROUND = (0, 0, 0)
+GAP_COLOUR = (48, 48, 48)
+LABEL_COLOUR = (255, 255, 255)
+
+
+def overview_picture(mosaic: Any, pixels: Any, *, active_only: bool = True, labels: bool = True,
+                     well: str | None = None) -> Any:
+    """The RGB overview of a mosaic (or of one well of it, ``well``): channels composited, the
+    gaps between wells grey, and with ``labels`` row and column names in a margin (top, left)
+    and each well's name in its corner when the cell is large enough (a well zoom: the well
+    name on top and each field's path in its tile)."""
+    import numpy as np
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    from ..image.render import composite
+
+    rgb = composite(pixels, mosaic.axes, mosaic.channels, active_only=active_only)
+    ch, cw = mosaic.cell
+    g = mosaic.gap
+    if well is None and g:
+        for i in range(1, len(mosaic.rows)):
+            y0 = i * (ch + g) - g
+            rgb[y0:y0 + g, :] = GAP_COLOUR
+        for j in range(1, len(mosaic.columns)):
+            x0 = j * (cw + g) - g
+            rgb[:, x0:x0 + g] = GAP_COLOUR
+    if not labels:
+        return rgb
+    font = ImageFont.load_default()
+    text_h = 12
+    if well is not None:
+        top, left = text_h + 2, 0
+    else:
+        left = 6 * max(len(r) for r in mosaic.rows) + 4
+        top = text_h + 2
+    canvas = np.zeros((rgb.shape[0] + top, rgb.shape[1] + left, 3), dtype=np.uint8)
+    canvas[:] = LABEL_BACKGROUND
+    canvas[top:, left:] = rgb
+    picture = PILImage.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    th, tw = mosaic.tile
+    if well is not None:
+        draw.text((2, 1), f"well {well}", fill=LABEL_COLOUR, font=font)
+        for k, path in enumerate(mosaic.fields):
+            fr, fc = divmod(k, mosaic.layout[1])
+            if tw >= 14 and th >= text_h:
+                draw.text((fc * tw + 2, top + fr * th + 1), path, fill=LABEL_COLOUR, font=font)
+        return np.asarray(picture)
+    for j, name in enumerate(mosaic.columns):
+        x = left + j * (cw + g) + cw // 2 - 3 * len(name)
+        draw.text((max(left, x), 1), name, fill=LABEL_COLOUR, font=font)
+    for i, name in enumerate(mosaic.rows):
+        y = top + i * (ch + g) + ch // 2 - text_h // 2
+        draw.text((2, max(top, y)), name, fill=LABEL_COLOUR, font=font)
+    longest = max(len(r) for r in mosaic.rows) + max(len(c) for c in mosaic.columns)
+    if cw >= 6 * longest + 6 and ch >= 2 * text_h:
+        for i, r in enumerate(mosaic.rows):
+            for j, c in enumerate(mosaic.columns):
+                draw.text((left + j * (cw + g) + 2, top + i * (ch + g) + 1), f"{r}{c}", fill=LABEL_COLOUR, font=font)
+    return np.asarray(picture)
+
+
+def save_mosaic(mosaic: Any, pixels: Any, path: str, *, active_only: bool = True, labels: bool = True,
+                well: str | None = None) -> str:
+    """Write a mosaic: ``.png`` colour composite (the image reader's rendering, with gaps and
+    labels: :func:`overview_picture`), else raw values."""
     import numpy as np
 
     ext = os.path.splitext(path)[1].lower()
     if ext == ".png":
         from PIL import Image as PILImage
 
-        from ..image.render import composite
-
-        rgb = composite(pixels, mosaic.axes, mosaic.channels, active_only=active_only)
+        rgb = overview_picture(mosaic, pixels, active_only=active_only, labels=labels, well=well)
         PILImage.fromarray(rgb).save(path)
         return f"{rgb.shape[1]}x{rgb.shape[0]} RGB"
     if ext == ".npy":

@@ -73,6 +73,8 @@ class Mosaic:
     channels: tuple[Channel, ...]
     scale: tuple[float, float]
     url: str = ""
+    preview: bool = False
+    """Whether the pixels come from the plate's stored preview (``level`` is then -1)."""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -136,15 +138,28 @@ def plate_grid(
     fields: int | Sequence[int] | None,
     gap: int,
     memory_cap: int | None,
+    skip: frozenset[str] = frozenset(),
+    use_preview: bool | None = None,
 ) -> Mosaic:
     if max_size is not None and level is not None:
         raise RegionError("give either a level or max_size, not both")
     if gap < 0:
         raise RegionError(f"gap must be 0 or more pixels, not {gap}")
+    if use_preview is not False:
+        served = _from_preview(plate, max_size=max_size, level=level, c=c, z=z, t=t, fields=fields, gap=gap)
+        if served is not None:
+            return served
+        if use_preview:
+            raise ReadError(
+                f"{plate.url} has no fresh stored preview that serves this request; build it with "
+                "'ngffstore plate preview URL' or read the fields (preview=False)"
+            )
     images = plate.well_images()
     slots = field_slots(images)
     if not slots:
         raise ReadError(f"{plate.url}: no well lists any field image; the plate is empty")
+    if skip:  # fields known to be missing: empty cells, their places kept
+        images = {w: tuple(im for im in ims if f"{w}/{im.path}" not in skip) for w, ims in images.items()}
     if fields is not None:
         wanted = [fields] if isinstance(fields, int) else list(fields)
         bad = [f for f in wanted if not 0 <= f < len(slots)]
@@ -249,6 +264,30 @@ def plate_grid(
         gap=gap, rows=plate.rows, columns=plate.columns, fields=tuple(slots), channels=channels,
         scale=(sy, sx), url=plate.url,
     )
+
+
+def _from_preview(
+    plate: Plate, *, max_size: int | None, level: int | None, c: Any, z: Any, t: Any,
+    fields: Any, gap: int,
+) -> Mosaic | None:
+    """The mosaic from the plate's stored preview when it is registered, fresh (by the cheap
+    rule: no request) and holds what is asked (z=0, t=0, every field, a tile no larger than
+    the preview's); else None."""
+    from .preview import preview_mosaic, registered_preview, usable_level
+
+    if level is not None or fields is not None or max_size is None:
+        return None
+    if z not in (0, None) or t not in (0, None):
+        return None
+    reg = registered_preview(plate)
+    if reg is None or not reg.fresh:
+        return None
+    if ("z" in reg.axes and z is None) or ("t" in reg.axes and t is None):
+        return None
+    index = usable_level(reg, max_size)
+    if index is None:
+        return None
+    return preview_mosaic(plate, reg, max_size=max_size, c=c, gap=gap, index=index)
 
 
 def _human(n: float) -> str:

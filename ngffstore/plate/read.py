@@ -283,6 +283,7 @@ class Plate(StoredNode):
         fields: int | Sequence[int] | None = None,
         gap: int = 0,
         memory_cap: int | None = None,
+        preview: bool | None = None,
     ) -> Mosaic:
         """A lazy mosaic of every well (rows x columns of the plate), each well a small grid of
         its fields; wells or fields without images are zeros.
@@ -303,13 +304,26 @@ class Plate(StoredNode):
             Field positions to show (0 = the first field of each well); default all.
         gap
             Pixels of zeros between wells.
+        preview
+            None (default): read the plate's stored preview when it is registered, fresh and
+            serves the request (``max_size`` given and no larger than its tiles, z=0, t=0,
+            every field, no ``level``): one GET, whatever the plate size. False: always read
+            the fields. True: the preview or :class:`ReadError`. See ``specs/plate-preview.md``.
         """
         from .grid import plate_grid
 
         return plate_grid(
             self, max_size=max_size, level=level, c=c, z=z, t=t, fields=fields, gap=gap,
-            memory_cap=memory_cap if memory_cap is not None else self.memory_cap,
+            memory_cap=memory_cap if memory_cap is not None else self.memory_cap, use_preview=preview,
         )
+
+    @property
+    def preview(self) -> Any:
+        """The stored preview's registration (:class:`~ngffstore.plate.preview.Registration`,
+        with ``fresh`` and ``reason``), or None; read from the plate document (no request)."""
+        from .preview import registered_preview
+
+        return registered_preview(self)
 
 
 def _norm(value: Any, parse: Any) -> str:

@@ -34,7 +34,7 @@ from .. import index, parallel, provenance
 from ..errors import InputError, NgffStoreError
 from ..image import write as image_write
 from ..ngff import SUPPORTED_VERSIONS, ome_attrs, wrap_ome
-from ..nodes import read_attrs, write_group, write_group_attrs
+from ..nodes import read_attrs, write_group_attrs
 from ..storage import Location, storage_errors
 from .inputs import PlateInput, PlateInputError, as_plate_input
 from .names import (
@@ -47,6 +47,7 @@ from .names import (
     row_key,
     well_name,
 )
+from .preview import bump_generation
 from .resolve import ResolvedField, assign_paths, resolve
 
 log = logging.getLogger("ngffstore")
@@ -243,6 +244,8 @@ def write_plate_metadata(
     block = dict(old.get("ngffstore") or {})
     block.pop("writing", None)
     attrs["ngffstore"] = block
+    # the caller wrote field images: a stored preview no longer shows them for sure
+    bump_generation(attrs)
     attrs = provenance.append(
         attrs,
         provenance.record(
@@ -381,6 +384,7 @@ def write_plate(
     progress: bool | None = None,
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
+    preview: bool = True,
     **field_options: Any,
 ) -> PlateSummary:
     """Write an NGFF HCS plate at ``url`` from its fields of view.
@@ -407,6 +411,9 @@ def write_plate(
         ``channels``, ``ngff_version``, ``memory_target``, ``metadata``...).
     scheduler, progress
         As for ``write_image``; one progress bar counts fields.
+    preview
+        Store the plate preview (a low-resolution mosaic of every well, ``PLATE/preview``,
+        see :func:`~ngffstore.plate.preview.build_preview`) after the plate; default True.
 
     Raises
     ------
@@ -489,6 +496,10 @@ def write_plate(
         ),
     )
     write_group_attrs(location, zarr_format, attrs)
+    if preview:
+        from .preview import build_preview
+
+        build_preview(location, scheduler=scheduler, progress=False, journal=False)
     index.touch(location, operation="write_plate", zarr_format=zarr_format)
     resumed = sum(1 for s in summaries if s is None)
     return PlateSummary(

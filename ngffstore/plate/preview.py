@@ -1,0 +1,536 @@
+"""The stored plate preview: a low-resolution mosaic of a whole plate, kept as an ordinary
+multiscale image inside the plate group (see ``specs/plate-preview.md``).
+
+* :func:`build_preview` reads each field's lowest fitting level once (:meth:`Plate.grid`),
+  writes the mosaic with :func:`~ngffstore.write_image` at ``PLATE/preview`` (one chunk per
+  level, so a level is one GET), records the well grid and every field's fingerprint in the
+  preview's attributes, and registers it in the plate's attributes (conditional update).
+* :func:`registered_preview` reads the registration from the plate attributes already in
+  memory (no request) and says whether it is fresh by the cheap rule: same wells, same
+  generation of the plate document.
+* :func:`check_preview` compares the recorded fingerprints with the fields as stored (one
+  GET per well and per field): it finds fields rewritten in place by other tools.
+* :func:`preview_mosaic` serves :meth:`Plate.grid` from the preview: one GET (the chunk of
+  the level that fits) beyond the plate document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import InputError, NotNgffError, ReadError
+from ..ngff import Channel, ome_attrs
+from ..nodes import read_node, update_attributes
+from ..storage import Location
+from .names import well_name
+from .read import field_slots
+
+if TYPE_CHECKING:
+    from .grid import Mosaic
+    from .read import Plate
+
+PREVIEW_PATH = "preview"
+"""Where the preview image lives, below the plate group."""
+REGISTRATION_KEY = "preview"
+"""Key of the registration in the plate's ``ngffstore`` attributes block."""
+PREVIEW_KEY = "plate_preview"
+"""Key of the grid geometry in the preview image's ``ngffstore`` attributes block."""
+GENERATION_KEY = "generation"
+"""Counter in the plate's ``ngffstore`` block, bumped by writers that change fields."""
+TARGET_EDGE = 4096
+"""Longest edge of the preview's full level (pixels); the tile follows from the plate size."""
+MIN_TILE, MAX_TILE = 16, 256
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewSummary:
+    """What :func:`build_preview` wrote."""
+
+    url: str
+    tile: tuple[int, int]
+    layout: tuple[int, int]
+    shape: tuple[int, ...]
+    levels: int
+    fields: int
+    missing: tuple[str, ...]
+
+    def to_text(self) -> str:
+        lines = [
+            f"preview   {self.url}",
+            (f"mosaic    {'x'.join(map(str, self.shape))}, {self.levels} levels, wells of "
+            f"{self.layout[0]}x{self.layout[1]} fields of {self.tile[1]}x{self.tile[0]} px"),
+            f"fields    {self.fields} drawn",
+        ]
+        if self.missing:
+            lines.append(f"missing   {len(self.missing)} (empty cells): {', '.join(self.missing[:8])}"
+                         + (" ..." if len(self.missing) > 8 else ""))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewCheck:
+    """The outcome of :func:`check_preview`."""
+
+    url: str
+    present: bool
+    fresh: bool
+    reason: str
+    stale_fields: tuple[str, ...] = ()
+    requests: int = 0
+
+    def to_text(self) -> str:
+        state = "fresh" if self.fresh else ("stale" if self.present else "absent")
+        line = f"preview of {self.url}: {state}"
+        if self.reason:
+            line += f" ({self.reason})"
+        if self.stale_fields:
+            shown = ", ".join(self.stale_fields[:8]) + (" ..." if len(self.stale_fields) > 8 else "")
+            line += f"; changed fields: {shown}"
+        return line
+
+
+# -- identities ---------------------------------------------------------------------------------
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def layout_digest(attrs: Mapping[str, Any]) -> str:
+    """Digest of the plate's rows, columns and wells (what the preview's grid was built for)."""
+    plate = ome_attrs(attrs)[1].get("plate") or {}
+    return _digest({k: plate.get(k) for k in ("rows", "columns", "wells")})
+
+
+def field_fingerprint(raw: bytes | None, zarr_format: int) -> str | None:
+    """Fingerprint of a field's attribute document (``zarr.json`` or ``.zattrs`` bytes): a digest
+    of its attributes (multiscales, rendering, ngffstore's provenance and stored bytes), the
+    same on every backend; None when the field is missing or unreadable."""
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    attrs = doc.get("attributes") if zarr_format == 3 else doc
+    if not isinstance(attrs, dict) or "multiscales" not in ome_attrs(attrs)[1]:
+        return None
+    return _digest(attrs)
+
+
+def generation(attrs: Mapping[str, Any]) -> int:
+    value = (attrs.get("ngffstore") or {}).get(GENERATION_KEY, 0)
+    return int(value) if isinstance(value, int) else 0
+
+
+def bump_generation(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` with the plate's generation counter increased (call where fields change)."""
+    block = dict(attrs.get("ngffstore") or {})
+    block[GENERATION_KEY] = generation(attrs) + 1
+    attrs["ngffstore"] = block
+    return attrs
+
+
+# -- the registration in the plate attributes --------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Registration:
+    """The preview as the plate's attributes describe it (enough to read it with no other
+    metadata request)."""
+
+    path: str
+    axes: str
+    tile: tuple[int, int]
+    layout: tuple[int, int]
+    fields: tuple[str, ...]
+    channels: tuple[Channel, ...]
+    scale: tuple[float, float]
+    levels: tuple[dict[str, Any], ...]  # {"path", "tile", "shape", "array": array document}
+    layout_digest: str
+    generation: int
+    fresh: bool
+    reason: str
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Registration | None:
+        reg = (attrs.get("ngffstore") or {}).get(REGISTRATION_KEY)
+        if not isinstance(reg, Mapping):
+            return None
+        try:
+            out = cls(
+                path=str(reg["path"]), axes=str(reg["axes"]),
+                tile=(int(reg["tile"][0]), int(reg["tile"][1])),
+                layout=(int(reg["layout"][0]), int(reg["layout"][1])),
+                fields=tuple(str(f) for f in reg["fields"]),
+                channels=tuple(Channel.from_dict(c, i) for i, c in enumerate(reg.get("channels") or [])),
+                scale=(float(reg["scale"][0]), float(reg["scale"][1])),
+                levels=tuple(dict(lv) for lv in reg["levels"]),
+                layout_digest=str(reg["layout_digest"]), generation=int(reg.get("generation", 0)),
+                fresh=False, reason="",
+            )
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+        if not out.levels or out.axes[-2:] != "yx":
+            return None
+        reason = ""
+        if out.layout_digest != layout_digest(attrs):
+            reason = "the plate's wells changed since it was built"
+        elif out.generation != generation(attrs):
+            reason = "fields were rewritten since it was built"
+        return cls(**{**out.__dict__, "fresh": not reason, "reason": reason})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "axes": self.axes, "tile": list(self.tile), "layout": list(self.layout),
+            "fields": list(self.fields), "channels": [c.to_dict() for c in self.channels],
+            "scale": list(self.scale), "levels": list(self.levels), "layout_digest": self.layout_digest,
+            "generation": self.generation,
+        }
+
+
+def registered_preview(plate: Plate) -> Registration | None:
+    """The plate's preview registration (from the attributes already read: no request)."""
+    return Registration.from_attrs(plate._attrs)
+
+
+# -- building -------------------------------------------------------------------------------------
+
+
+def _as_plate(url: str | Location, storage_options: Mapping[str, Any] | None) -> Plate:
+    from .read import open_plate
+
+    try:
+        return open_plate(url, storage_options=storage_options)
+    except NotNgffError as exc:
+        raise NotNgffError(f"a plate preview needs an HCS plate: {exc}") from None
+
+
+def choose_tile(n_rows: int, n_cols: int, layout: tuple[int, int], edge: int = TARGET_EDGE) -> int:
+    """Longest edge of one field's tile so the whole preview fits ``edge`` pixels."""
+    longest = max(n_rows * layout[0], n_cols * layout[1], 1)
+    return max(MIN_TILE, min(MAX_TILE, edge // longest))
+
+
+def build_preview(
+    url: str | Location,
+    *,
+    tile: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    scheduler: Any = None,
+    progress: bool | None = None,
+    journal: bool = True,
+) -> PreviewSummary:
+    """Build (or rebuild) the stored preview of the plate at ``url`` and register it.
+
+    Each field is read once, from its lowest level still at least ``tile`` pixels (default: the
+    plate fits :data:`TARGET_EDGE` pixels, tiles of 16 to 256); z=0, t=0, every channel.
+    Missing fields are empty cells. The preview is an ordinary multiscale image of the plate's
+    NGFF version at ``PLATE/preview``, each level one chunk.
+
+    Raises
+    ------
+    NotNgffError
+        ``url`` is not a plate.
+    InputError
+        The plate lists no field image; or one of its rows is named ``preview``.
+    """
+    from ..image import write_image
+    from .grid import plate_grid
+
+    plate = _as_plate(url, storage_options)
+    location = plate.location
+    if tile is not None and tile < 1:
+        raise InputError(f"the preview tile must be at least 1 pixel, not {tile}")
+    if any(w.path.split("/")[0] == PREVIEW_PATH for w in plate.wells):
+        raise InputError(
+            f"{plate.url} has a row named {PREVIEW_PATH!r}: the preview cannot be stored there; "
+            "this plate cannot have a stored preview"
+        )
+    images = plate.well_images()
+    slots = field_slots(images)
+    if not slots:
+        raise InputError(f"{plate.url}: no well lists a field image, there is nothing to preview")
+    zarr_format = plate.zarr_format
+    doc_key = "zarr.json" if zarr_format == 3 else ".zattrs"
+    keys = [(w.path, im.path) for w in plate.wells for im in images.get(w.path, ())]
+    docs = plate._storage.get_many([f"{wp}/{fp}/{doc_key}" for wp, fp in keys])
+    prints = {f"{wp}/{fp}": field_fingerprint(raw, zarr_format) for (wp, fp), raw in zip(keys, docs)}
+    missing = {k for k, v in prints.items() if v is None}
+    if len(missing) == len(prints):
+        raise InputError(f"{plate.url}: none of its {len(prints)} field images can be read; there is nothing to preview")
+
+    fcols = math.ceil(math.sqrt(len(slots)))
+    layout = (math.ceil(len(slots) / fcols), fcols)
+    edge = tile or choose_tile(len(plate.rows), len(plate.columns), layout)
+    mosaic = plate_grid(
+        plate, max_size=edge, level=None, c=None, z=0, t=0, fields=None, gap=0,
+        memory_cap=plate.memory_cap, skip=frozenset(missing), use_preview=False,
+    )
+    before = dict(plate._attrs)
+    # readers stop using the old preview before it is replaced
+    if Registration.from_attrs(before) is not None:
+        update_attributes(location, _unregister, zarr_format=zarr_format, what="unregister the preview of")
+    version = "0.5" if zarr_format == 3 else "0.4"
+    target = location.child(PREVIEW_PATH)
+    full = tuple(int(s) for s in mosaic.data.shape)
+    channels = [c.to_dict() for c in mosaic.channels]
+    # an old preview is removed first: the new one is written into an empty group, so the
+    # writer makes no destination probes and journals nothing (the preview is not a
+    # collection image; the plate is journaled below)
+    target.remove()
+    summary = write_image(
+        mosaic.data, target, axes=mosaic.axes, chunks=full, _known_empty=True,
+        channels=[{"label": c["label"], "color": c["color"]} for c in channels] if "c" in mosaic.axes else None,
+        name=f"preview of plate {plate.name or location.name}", ngff_version=version, overwrite=False,
+        min_size=MIN_TILE * max(len(plate.rows) * layout[0], len(plate.columns) * layout[1]), scheduler=scheduler, progress=progress, stored_bytes=True,
+    )
+    # the level documents, copied into the registration so that a reader needs none of them
+    node = read_node(target, zarr_format=zarr_format)
+    ome = ome_attrs(node.attributes)[1]
+    datasets = ome["multiscales"][0]["datasets"]
+    array_key = "zarr.json" if zarr_format == 3 else ".zarray"
+    level_docs = [target.child(d["path"]).read_json(array_key) for d in datasets]
+    stored_channels = (ome.get("omero") or {}).get("channels") or channels
+    th, tw = mosaic.tile
+    fh, fw = layout
+    levels = []
+    for d, arr in zip(datasets, level_docs):
+        shape = arr["shape"]
+        ly, lx = shape[-2] / full[-2], shape[-1] / full[-1]
+        levels.append({
+            "path": str(d["path"]), "shape": list(shape),
+            "tile": [max(1, round(th * ly)), max(1, round(tw * lx))], "array": arr,
+        })
+    rows, columns = plate.rows, plate.columns
+    wells_geo = []
+    for w in plate.wells:
+        if not (0 <= w.row_index < len(rows) and 0 <= w.column_index < len(columns)):
+            continue
+        x0, y0 = w.column_index * fw * tw, w.row_index * fh * th
+        entries = []
+        for im in images.get(w.path, ()):
+            slot = slots.index(im.path)
+            fr, fc = divmod(slot, fw)
+            entries.append({
+                "path": im.path, "box": [x0 + fc * tw, y0 + fr * th, tw, th],
+                "fingerprint": prints.get(f"{w.path}/{im.path}"),
+            })
+        wells_geo.append({
+            "path": w.path, "name": well_name(w.row, w.column), "row": w.row, "column": w.column,
+            "box": [x0, y0, fw * tw, fh * th], "fields": entries,
+        })
+    geometry = {
+        "plate": "..", "rows": list(rows), "columns": list(columns), "tile": [th, tw],
+        "layout": [fh, fw], "fields": list(slots), "gap": 0, "box": "[x, y, width, height] at level 0",
+        "source_level": mosaic.level, "scale": list(mosaic.scale), "z": 0, "t": 0,
+        "layout_digest": layout_digest(before), "wells": wells_geo,
+    }
+
+    def add_geometry(attrs: dict[str, Any]) -> dict[str, Any]:
+        block = dict(attrs.get("ngffstore") or {})
+        block[PREVIEW_KEY] = geometry
+        attrs["ngffstore"] = block
+        return attrs
+
+    update_attributes(target, add_geometry, zarr_format=zarr_format, node=node, what="describe the preview")
+
+    def register(attrs: dict[str, Any]) -> dict[str, Any]:
+        reg = Registration(
+            path=PREVIEW_PATH, axes=mosaic.axes, tile=(th, tw), layout=layout, fields=tuple(slots),
+            channels=tuple(Channel.from_dict(c, i) for i, c in enumerate(stored_channels)),
+            scale=mosaic.scale, levels=tuple(levels), layout_digest=layout_digest(attrs),
+            generation=generation(attrs), fresh=True, reason="",
+        )
+        block = dict(attrs.get("ngffstore") or {})
+        block[REGISTRATION_KEY] = reg.to_dict()
+        attrs["ngffstore"] = block
+        return attrs
+
+    update_attributes(location, register, zarr_format=zarr_format, what="register the preview in")
+    if journal:
+        from .. import index
+
+        index.touch(location, operation="plate_preview", zarr_format=zarr_format)
+    return PreviewSummary(
+        url=target.url, tile=(th, tw), layout=layout, shape=full, levels=len(summary.levels),
+        fields=len(prints) - len(missing), missing=tuple(sorted(missing)),
+    )
+
+
+def _unregister(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    block = dict(attrs.get("ngffstore") or {})
+    if REGISTRATION_KEY not in block:
+        return None
+    block.pop(REGISTRATION_KEY)
+    attrs["ngffstore"] = block
+    return attrs
+
+
+# -- checking -------------------------------------------------------------------------------------
+
+
+def check_preview(url: str | Location, *, storage_options: Mapping[str, Any] | None = None) -> PreviewCheck:
+    """Whether the stored preview still shows the plate as stored.
+
+    Cheap part (the plate document only): the registration exists, lists the same wells and the
+    same generation. Full part: one GET per well and per field (their documents), compared
+    with the fingerprints the preview recorded, plus the preview's own document.
+    """
+    plate = _as_plate(url, storage_options)
+    reg = registered_preview(plate)
+    if reg is None:
+        return PreviewCheck(url=plate.url, present=False, fresh=False, reason="no preview is registered", requests=0)
+    requests = 0
+    if not reg.fresh:
+        return PreviewCheck(url=plate.url, present=True, fresh=False, reason=reg.reason, requests=requests)
+    target = plate.location.child(reg.path)
+    node = read_node(target, zarr_format=plate.zarr_format)
+    requests += 1
+    geometry = (node.attributes.get("ngffstore") or {}).get(PREVIEW_KEY) or {}
+    recorded = {
+        f"{w['path']}/{f['path']}": f.get("fingerprint")
+        for w in geometry.get("wells") or [] for f in w.get("fields") or []
+    }
+    images = plate.well_images()
+    requests += len(plate.wells)
+    doc_key = "zarr.json" if plate.zarr_format == 3 else ".zattrs"
+    keys = [f"{w.path}/{im.path}" for w in plate.wells for im in images.get(w.path, ())]
+    docs = plate._storage.get_many([f"{k}/{doc_key}" for k in keys])
+    requests += len(keys)
+    now = {k: field_fingerprint(raw, plate.zarr_format) for k, raw in zip(keys, docs)}
+    changed = sorted((set(now) | set(recorded)) - {k for k in now if k in recorded and recorded[k] == now[k]})
+    if changed:
+        return PreviewCheck(
+            url=plate.url, present=True, fresh=False, reason=f"{len(changed)} field(s) differ from what it shows",
+            stale_fields=tuple(changed), requests=requests,
+        )
+    return PreviewCheck(url=plate.url, present=True, fresh=True, reason="", requests=requests)
+
+
+def mark_fields_changed(url: str | Location, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    """Tell the plate that some of its fields were rewritten: the generation counter is bumped
+    (one conditional read-modify-write), so every reader sees the preview as stale."""
+    update_attributes(Location.parse(url, storage_options), bump_generation, what="mark the fields changed in")
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def usable_level(reg: Registration, max_size: int | None) -> int | None:
+    """The smallest preview level whose tile is still at least ``max_size`` (None: level 0);
+    None when even level 0 is too small for ``max_size``."""
+    if max_size is None:
+        return 0
+    best = None
+    for i, lv in enumerate(reg.levels):
+        if max(lv["tile"]) >= max_size:
+            best = i
+    return best
+
+
+def preview_mosaic(
+    plate: Plate, reg: Registration, *, max_size: int | None, c: Any, gap: int, index: int,
+) -> Mosaic:
+    """A :class:`Mosaic` read from the preview level ``index`` (one GET when computed): tiles
+    reduced to ``max_size`` (nearest neighbour), ``gap`` pixels of zeros between wells."""
+    import dask
+    import dask.array as da
+
+    from ..image.levels import output_shape
+    from .grid import Mosaic, _channel_index
+
+    lv = reg.levels[index]
+    lth, ltw = int(lv["tile"][0]), int(lv["tile"][1])
+    shape = tuple(int(s) for s in lv["shape"])
+    oth, otw = output_shape(lth, ltw, max_size)
+    fh, fw = reg.layout
+    n_rows, n_cols = len(plate.rows), len(plate.columns)
+
+    full = reg.levels[0]["shape"]
+    t0h, t0w = (int(t) for t in reg.levels[0]["tile"])
+
+    def axis_index(n: int, per: int, t0: int, out: int, factor: float, limit: int) -> np.ndarray:
+        # output pixel i of tile j samples level-0 position j*t0 + (i + 0.5)*t0/out, scaled
+        # to the level: tiles stay aligned whatever the rounding of the level shapes
+        idx: list[int] = []
+        for cell in range(n):
+            for f in range(per):
+                j = cell * per + f
+                idx.extend(min(int((j * t0 + (i + 0.5) * t0 / out) * factor), limit - 1) for i in range(out))
+            if cell < n - 1:
+                idx.extend([limit] * gap)  # the zero row/column appended below
+        return np.asarray(idx, dtype=np.intp)
+
+    iy = axis_index(n_rows, fh, t0h, oth, shape[-2] / int(full[-2]), shape[-2])
+    ix = axis_index(n_cols, fw, t0w, otw, shape[-1] / int(full[-1]), shape[-1])
+    lead = shape[:-2]
+    sel_c: Any = None
+    channels = reg.channels
+    if "c" in reg.axes and c is not None:
+        sel_c = _channel_index(c, [ch.label for ch in reg.channels], plate.url)
+        channels = tuple(reg.channels[i] for i in sel_c) if isinstance(sel_c, list) else (reg.channels[sel_c],)
+    out_lead: tuple[int, ...] = lead
+    axes = reg.axes
+    if sel_c is not None:
+        if isinstance(sel_c, list):
+            out_lead = (len(sel_c),) + lead[1:]
+        else:
+            out_lead = lead[1:]
+            axes = axes.replace("c", "")
+    dtype = np.dtype(lv["array"].get("data_type") or lv["array"].get("dtype"))
+    out_shape = out_lead + (len(iy), len(ix))
+    task = dask.delayed(_read_preview, pure=True)(plate._storage, reg.path, lv, plate.zarr_format, iy, ix, sel_c)
+    data = da.from_delayed(task, shape=out_shape, dtype=dtype)
+    level0 = reg.levels[0]["tile"]
+    sy = reg.scale[0] * level0[0] / oth
+    sx = reg.scale[1] * level0[1] / otw
+    return Mosaic(
+        data=data, axes=axes, level=-1, tile=(oth, otw), layout=reg.layout, gap=gap, rows=plate.rows,
+        columns=plate.columns, fields=reg.fields, channels=channels, scale=(sy, sx), url=plate.url,
+        preview=True,
+    )
+
+
+def _read_preview(
+    storage: Any, path: str, lv: Mapping[str, Any], zarr_format: int, iy: np.ndarray, ix: np.ndarray, sel_c: Any,
+) -> np.ndarray:
+    from zarr.core.sync import sync
+
+    from ..image._zarrio import array_from_metadata
+
+    arr = array_from_metadata(storage, f"{path}/{lv['path']}", zarr_format, dict(lv["array"])).async_array
+    try:
+        data = np.asarray(sync(arr.getitem(tuple(slice(None) for _ in arr.shape))))
+    except Exception as exc:  # noqa: BLE001 - any failure of the stored preview is one clear line
+        raise ReadError(
+            f"cannot read the stored preview of {storage.location.url} ({type(exc).__name__}: {exc}); "
+            "rebuild it with 'ngffstore plate preview URL --force'"
+        ) from None
+    if sel_c is not None:
+        data = data[sel_c] if not isinstance(sel_c, list) else np.take(data, sel_c, axis=0)
+    # one zero row and column at the end: the gaps index them
+    pad = [(0, 0)] * (data.ndim - 2) + [(0, 1), (0, 1)]
+    data = np.pad(data, pad)
+    return data[..., iy[:, None], ix[None, :]]
+
+
+__all__ = [
+    "PREVIEW_PATH",
+    "PreviewCheck",
+    "PreviewSummary",
+    "Registration",
+    "build_preview",
+    "check_preview",
+    "mark_fields_changed",
+    "registered_preview",
+]
