@@ -27,7 +27,7 @@ from ngffstore.storage import Location, storage_errors
 READ_CHUNK_BYTES = 4 * 2**20
 """File inputs become dask chunks of about this many bytes (whole tiles, strips or rows). The
 pyramid writer reads several into each block, one at a time, so small chunks keep its memory
-low (a 32 MiB block of a 16384^2 image peaks 24 MiB lower than with 8 MiB chunks); dask's
+low (converting an 8192^2 image, 24 MiB less at the peak than with 8 MiB chunks); dask's
 per-chunk overhead is still small at this size."""
 
 # Longest suffixes first, so ``.ome.tif`` wins over ``.tif``.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,27 @@ import numpy as np
 from .storage import Location
 
 _BATCH_BYTES = 64 * 2**20  # object stores: put encoded chunks concurrently, at most this much at once
+
+_scratch = threading.local()
+
+
+def _scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A buffer of one chunk, reused by every chunk this thread encodes.
+
+    Encoding needs each chunk contiguous (a chunk of a block is a strided view) and edge chunks
+    padded; copying into one buffer per thread instead of a new array per chunk keeps the
+    allocator from holding on to a trail of chunk-sized blocks (peak RSS, not just speed).
+    """
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    key = (shape, dtype.str)
+    buf = buffers.get(key)
+    if buf is None:
+        buffers.clear()  # one array's chunks at a time: drop the buffers of another shape
+        buf = buffers[key] = np.empty(shape, dtype=dtype)
+    return buf
+
 
 #: Make local chunk files durable (``fdatasync`` per file, then a sync of their folders) before a
 #: block's marker says they are written. Only benchmarks turn it off, to measure what it costs.
@@ -122,7 +144,10 @@ class ChunkWriter:
         if self._is_fill(chunk):
             return None
         if self.fast:
-            chunk = np.ascontiguousarray(chunk, dtype=self.stored_dtype)
+            if not (chunk.flags.c_contiguous and chunk.dtype == self.stored_dtype):
+                buf = _scratch_chunk(chunk.shape, self.stored_dtype)
+                buf[...] = chunk
+                chunk = buf
             if self.compressor is None:
                 return chunk.tobytes()
             return bytes(self.compressor.encode(chunk))
@@ -157,7 +182,8 @@ class ChunkWriter:
             sel = tuple(slice(o * c, (o + 1) * c) for o, c in zip(offset, self.chunks))
             chunk = data[sel]
             if chunk.shape != self.chunks:
-                full = np.full(self.chunks, self.fill_value, dtype=data.dtype)
+                full = _scratch_chunk(self.chunks, self.stored_dtype) if self.fast else np.empty(self.chunks, data.dtype)
+                full[...] = self.fill_value
                 full[tuple(slice(0, n) for n in chunk.shape)] = chunk
                 chunk = full
             coords = tuple(f + o for f, o in zip(first, offset))

@@ -43,7 +43,7 @@ from dask.local import get_sync
 from . import parallel
 from .chunkio import ChunkWriter
 from .codecs import Compression
-from .pyramid import downsample, level_shapes
+from .pyramid import block_empty, downsample, level_shapes
 from .storage import Location, dump_json, storage_errors
 
 PROGRESS_DIR = ".ngffstore-progress"
@@ -349,7 +349,7 @@ class Deferred:
         array = self.array
         if array.npartitions == 1:
             return np.asarray(array.compute(scheduler=get_sync))
-        out = np.empty(array.shape, dtype=array.dtype)
+        out = block_empty(array.shape, array.dtype)
         starts = [np.cumsum((0, *c)) for c in array.chunks]
         indices = list(np.ndindex(*array.numblocks))
         # small chunks are computed a few at a time: dask's cost per call is several ms
@@ -396,6 +396,22 @@ def _sample_piece(data: np.ndarray, start: Sequence[int], selection: Sequence[np
     return tuple(where), data[np.ix_(*local)]
 
 
+def _strip_axis(spec: PyramidSpec, pass_: Pass, region: tuple[slice, ...]) -> int | None:
+    """The axis a block of ``pass_`` is worked through in strips along (see :func:`write_block`),
+    or ``None`` when the block is one strip (or the chunk grids do not nest along any axis)."""
+    for ax, r in enumerate(region):
+        if r.stop - r.start <= spec.levels[pass_.first].unit[ax]:
+            continue
+        # strips of a level end on its chunks, and on whole windows of the next level's mean
+        nested = all(
+            (spec.levels[lv].unit[ax] * spec.factors[lv - 1][ax]) % spec.levels[lv - 1].unit[ax] == 0
+            and spec.levels[lv - 1].unit[ax] % spec.factors[lv - 1][ax] == 0
+            for lv in range(pass_.first + 1, pass_.last + 1)
+        )
+        return ax if nested else None
+    return None
+
+
 def write_block(
     data: np.ndarray | None,
     *,
@@ -411,42 +427,92 @@ def write_block(
 ) -> dict[str, Any]:
     """Write one block of level ``pass_.first`` (when asked) and the levels derived from it.
 
-    Returns ``{"sizes": {key: size}, "sample": piece or None, "values": distinct values of the
-    level-0 data or None}``. With ``marker``, the block's marker (listing the sizes) is written
-    once every object it stored is durable.
+    The block is worked through in strips along one axis (y rows of a 2-D image, planes of a
+    stack): a strip of the last level is derived from strips of the level before, each from
+    strips of the one before that, down to strips of level ``pass_.first``, each read (from
+    ``data`` or the stored level) and written when needed. Memory holds one strip per level
+    instead of the whole block at every level; the levels are the same, since strips end on
+    whole chunks and so on an even row (a window of the mean never spans two strips).
+
+    Returns ``{"sizes": {key: size}, "sample": [pieces], "values": distinct values of the
+    level-0 data or None}``. With ``marker``, the block's marker (listing the sizes) is
+    written once every object it stored is durable.
     """
     sizes: dict[str, int] = {}
-    result: dict[str, Any] = {"sizes": sizes, "sample": None, "values": None}
-    last = len(spec.levels) - 1
+    pieces: list[Any] = []
+    value_sets: list[np.ndarray] = []
+    result: dict[str, Any] = {"sizes": sizes, "sample": pieces, "values": None}
+    first, last = pass_.first, pass_.last
     with storage_errors(location, "write"):
-        region = _region(index, pass_.block, spec.levels[pass_.first].shape)
-        if data is None:
-            data = level_array(location, spec, pass_.first)[region]
-        elif isinstance(data, Deferred):
-            data = data.compute()
-        data = np.asarray(data)
-        writers = []
-        if write_first:
-            if values:
-                result["values"] = np.unique(data)
-            w = ChunkWriter.for_array(location, spec.levels[pass_.first].path, level_array(location, spec, pass_.first))
-            writers.append(w)
-            sizes.update(store_region(location, spec, pass_.first, region, data, w))
-        start = [r.start for r in region]
-        if sample is not None and pass_.first == last and write_first:
-            result["sample"] = _sample_piece(data, start, sample)
-        for level in range(pass_.first + 1, pass_.last + 1):
-            factors = spec.factors[level - 1]
-            data = downsample(data, factors, spec.method)
-            start = [s // f for s, f in zip(start, factors)]
-            target = tuple(slice(s, s + n) for s, n in zip(start, data.shape))
-            w = ChunkWriter.for_array(location, spec.levels[level].path, level_array(location, spec, level))
-            writers.append(w)
-            sizes.update(store_region(location, spec, level, target, data, w))
-            if sample is not None and level == last:
-                result["sample"] = _sample_piece(data, start, sample)
+        region = _region(index, pass_.block, spec.levels[first].shape)
+        writers = {
+            lv: ChunkWriter.for_array(location, spec.levels[lv].path, level_array(location, spec, lv))
+            for lv in range(first if write_first else first + 1, last + 1)
+        }
+        # the block's extent at each level of the pass, along every axis
+        starts = [[r.start for r in region]]
+        stops = [[r.stop for r in region]]
+        for lv in range(first + 1, last + 1):
+            f = spec.factors[lv - 1]
+            starts.append([s // fi for s, fi in zip(starts[-1], f)])
+            stops.append([-(-s // fi) for s, fi in zip(stops[-1], f)])
+        ax = _strip_axis(spec, pass_, region)
+
+        def read(lo: int, hi: int) -> np.ndarray:
+            sub = region if ax is None else tuple(
+                slice(lo, hi) if i == ax else r for i, r in enumerate(region)
+            )
+            if data is None:
+                return np.asarray(level_array(location, spec, first)[sub])
+            if isinstance(data, Deferred):
+                part = data.array
+                if ax is not None:
+                    part = part[tuple(slice(lo - region[ax].start, hi - region[ax].start) if i == ax else slice(None)
+                                      for i in range(len(region)))]
+                return Deferred(part).compute()
+            if ax is None:
+                return np.asarray(data)
+            return np.asarray(data[tuple(slice(lo - region[ax].start, hi - region[ax].start) if i == ax else slice(None)
+                                         for i in range(len(region)))])
+
+        def produce(lv: int, lo: int, hi: int) -> np.ndarray:
+            """Level ``lv`` of the block between ``lo`` and ``hi`` along the strip axis (or whole)."""
+            if lv == first:
+                out = read(lo, hi)
+                if values and write_first:
+                    value_sets.append(np.unique(out))
+            else:
+                f = spec.factors[lv - 1]
+                if ax is None:
+                    out = downsample(produce(lv - 1, 0, 0), f, spec.method)
+                else:
+                    step = spec.levels[lv - 1].unit[ax]
+                    child_hi = min(hi * f[ax], stops[lv - 1 - first][ax])
+                    parts = [downsample(produce(lv - 1, c, min(c + step, child_hi)), f, spec.method)
+                             for c in range(lo * f[ax], child_hi, step)]
+                    out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=ax)
+                    del parts
+            start = list(starts[lv - first])
+            if ax is not None:
+                start[ax] = lo
+            if lv in writers:
+                sizes.update(writers[lv].write(start, out))
+            if sample is not None and lv == len(spec.levels) - 1 and (lv > first or write_first):
+                piece = _sample_piece(out, start, sample)
+                if piece is not None:
+                    pieces.append(piece)
+            return out
+
+        if ax is None:
+            produce(last, 0, 0)
+        else:
+            unit = spec.levels[last].unit[ax]
+            for lo in range(starts[-1][ax], stops[-1][ax], unit):
+                produce(last, lo, min(lo + unit, stops[-1][ax]))
+        if values and write_first:
+            result["values"] = np.unique(np.concatenate([v.ravel() for v in value_sets]))
         if marker:
-            for w in writers:
+            for w in writers.values():
                 w.sync()
             location.put(marker_key(token, pass_, index), dump_json({"sizes": sizes}))
     return result
@@ -631,8 +697,7 @@ def write_pyramid(
                     result.markers.append(marker_key(token, pass_, ix))
             for out in _run(tasks, scheduler, bar):
                 result.sizes.update(out["sizes"])
-                if out["sample"] is not None:
-                    pieces.append(out["sample"])
+                pieces.extend(out["sample"])
                 if out["values"] is not None:
                     value_sets.append(out["values"])
     finally:

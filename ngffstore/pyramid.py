@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import mmap
 from collections.abc import Sequence
 
 import numpy as np
@@ -73,6 +74,27 @@ def level_scales(scale0: Sequence[float], factors: Sequence[Sequence[int]]) -> l
     for f in factors:
         scales.append(tuple(s * fi for s, fi in zip(scales[-1], f)))
     return scales
+
+
+#: Arrays of at least this many bytes that the writer allocates for blocks are mapped from the
+#: system directly (see :func:`block_empty`).
+MAPPED_BYTES = 4 * 2**20
+
+
+def block_empty(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array for a block, its own anonymous memory mapping when large.
+
+    glibc serves an allocation from its heap once a larger one has been freed (it raises its
+    mmap threshold to the size freed, up to 32 MiB), and a heap keeps memory after it is
+    freed. Blocks are allocated and freed all through a conversion, so they would leave peak
+    memory well above what is in use; mapped directly, each block's memory returns to the
+    system when the array goes, and no process-wide allocator setting is needed.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < MAPPED_BYTES:
+        return np.empty(tuple(shape), dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(tuple(shape))
 
 
 def _views(block: np.ndarray, factors: Sequence[int]) -> list[np.ndarray]:
@@ -143,7 +165,7 @@ def _mean(block: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
     if lead > 1 and block.flags.c_contiguous:  # leading whole axes merged: slabs of a few planes
         block = block.reshape(-1, *block.shape[lead:])
         factors = (1, *factors[lead:])
-    out = np.empty(tuple(s // f for s, f in zip(block.shape, factors)), dtype=block.dtype)
+    out = block_empty(tuple(s // f for s, f in zip(block.shape, factors)), block.dtype)
     per_index = max(1, block[: factors[0]].nbytes * acc_dtype.itemsize // block.dtype.itemsize)
     step = max(1, _SLAB_BYTES // per_index)
     for start in range(0, out.shape[0], step):
