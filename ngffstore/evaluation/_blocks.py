@@ -21,6 +21,9 @@ Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: Below this many possible (truth, prediction) id pairs a block counts them with one bincount.
 DENSE_BINS = 1 << 20
 
+#: Widest id range numbered by a lookup table (beyond it, ids are sorted).
+LOOKUP_SPAN = 1 << 22
+
 #: Pixels counted at a time inside a block (bounds the temporary arrays to ~20 MB).
 SLAB_PIXELS = 1 << 19
 
@@ -66,23 +69,20 @@ def _count(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int]) -> Counts
     tmin, tmax, pmin, pmax = tv.min(), tv.max(), pv.min(), pv.max()
     sums: np.ndarray
     if tmin >= 0 and pmin >= 0:
-        # ids of one slab usually span a small range: shift them next to 0 (which stays 0)
-        t0 = _low_nonzero(tv, tmax)
-        p0 = _low_nonzero(pv, pmax)
-        tspan, pspan = int(tmax - t0) + 2, int(pmax - p0) + 2
-        if tspan * pspan <= DENSE_BINS:
-            tk = np.where(tv > 0, tv - (t0 - 1), 0)
-            pk = np.where(pv > 0, pv - (p0 - 1), 0)
-            key = tk * pspan + pk
-            del tk, pk
-            n = np.bincount(key, minlength=tspan * pspan)
+        # the ids of one slab are few and usually span a modest range: number them 0..k with a
+        # lookup table (no sort), then count every (truth, prediction) pair with one bincount
+        tc, tvals = _codes(tv, int(tmax))
+        pc, pvals = _codes(pv, int(pmax))
+        if tc is not None and pc is not None and len(tvals) * len(pvals) <= DENSE_BINS:
+            k = len(pvals)
+            key = tc * k + pc
+            del tc, pc
+            n = np.bincount(key, minlength=len(tvals) * k)
             hit = np.flatnonzero(n)
             sums = np.empty((len(hit), ndim))
             for d in range(ndim):
                 sums[:, d] = np.bincount(key, weights=where[d])[hit] + float(offset[d]) * n[hit]
-            ht, hp = hit // pspan, hit % pspan
-            return (np.where(ht > 0, ht + (t0 - 1), 0), np.where(hp > 0, hp + (p0 - 1), 0),
-                    n[hit].astype(np.int64), sums)
+            return tvals[hit // k], pvals[hit % k], n[hit].astype(np.int64), sums
     if tmin >= 0 and pmin >= 0 and tmax < 2**31 and pmax < 2**32:
         uniq, inv, n = np.unique((tv << 32) | pv, return_inverse=True, return_counts=True)
         t_out, p_out = uniq >> 32, uniq & 0xFFFFFFFF
@@ -97,12 +97,21 @@ def _count(truth: np.ndarray, pred: np.ndarray, offset: Sequence[int]) -> Counts
     return t_out, p_out, n.astype(np.int64), sums
 
 
-def _low_nonzero(values: np.ndarray, high: int) -> int:
-    """The smallest non-zero value (``high`` when there is none but zeros)."""
-    if high == 0:
-        return 1
-    low = values.min(initial=high, where=values > 0)
-    return int(low)
+def _codes(values: np.ndarray, high: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(codes, ids)``: ``values`` (>= 0) numbered 0..k-1 in increasing order (0 stays code 0)
+    through a lookup table over their range, or ``(None, ...)`` when the range exceeds
+    :data:`LOOKUP_SPAN`."""
+    low = int(values.min(initial=high, where=values > 0)) if high > 0 else 1
+    span = high - low + 2
+    if span > LOOKUP_SPAN:
+        return None, np.zeros(0, dtype=np.int64)
+    shifted = np.where(values > 0, values - (low - 1), 0)
+    present = np.zeros(span, dtype=bool)
+    present[shifted] = True
+    present[0] = True
+    table = np.cumsum(present, dtype=np.int64) - 1
+    ids = np.flatnonzero(present)
+    return table[shifted], np.where(ids > 0, ids + (low - 1), 0)
 
 
 def merge(*parts: Counts) -> Counts:

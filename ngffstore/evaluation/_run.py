@@ -233,7 +233,8 @@ def _score_points(truth: Any, pred: Any, threshold: float, distance: float) -> d
 
 
 def _image_task(
-    key: str, truth: Source, pred: Source, term: str | None, threshold: float, distance: float
+    key: str, truth: Source, pred: Source, term: str | None, threshold: float, distance: float,
+    plan: str = "",
 ) -> Any:
     import dask
     import dask.array as da
@@ -247,10 +248,10 @@ def _image_task(
             if s.points:
                 sides.append(points_of(s, term))
             else:
-                arr = lazy_labels(s, chunks, term)
+                arr = lazy_labels(s, chunks, term, plan)
                 sides.append(gather(arr, da.zeros_like(arr)))
         return dask.delayed(_score_points, pure=True)(*sides, threshold, distance, dask_key_name=key)
-    counts = gather(lazy_labels(truth, chunks, term), lazy_labels(pred, chunks, term))
+    counts = gather(lazy_labels(truth, chunks, term, plan), lazy_labels(pred, chunks, term, plan))
     return dask.delayed(_score_counts, pure=True)(counts, threshold, distance, dask_key_name=key)
 
 
@@ -373,7 +374,7 @@ def evaluate(
     for i, (target, g, p) in enumerate(pairs):
         for term in [None, *terms]:
             key = f"{SCORE_PREFIX}-{token}-{i}-{term or ''}"
-            tasks.append(_image_task(key, g, p, term, threshold, distance))
+            tasks.append(_image_task(key, g, p, term, threshold, distance, plan=f"{token}-{started}"))
             keys.append((target, term))
     results = parallel.run(tasks, scheduler=scheduler, progress=progress, desc="evaluate", prefix=SCORE_PREFIX)
 

@@ -7,6 +7,8 @@ the image has; a name that is both must be qualified).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,7 +177,7 @@ def block_chunks(source: Source) -> tuple[int, ...]:
     return tuple(out)
 
 
-def lazy_labels(source: Source, chunks: tuple[int, ...], terms: Any = None) -> Any:
+def lazy_labels(source: Source, chunks: tuple[int, ...], terms: Any = None, plan: str = "") -> Any:
     """The source as a dask array of its spatial axes with blocks ``chunks``."""
     import dask.array as da
 
@@ -186,6 +188,7 @@ def lazy_labels(source: Source, chunks: tuple[int, ...], terms: Any = None) -> A
             image=source.image,
             label_name=source.name,
             label_axes=source.label_axes,
+            plan=plan,
             dtype=dtype,
             chunks=da.core.normalize_chunks(chunks, source.shape),
             meta=np.empty((0,) * len(source.shape), dtype=dtype),
@@ -213,16 +216,39 @@ def lazy_labels(source: Source, chunks: tuple[int, ...], terms: Any = None) -> A
     )
 
 
-def _read_labels(*, block_info: Any, image: Location, label_name: str, label_axes: str) -> np.ndarray:
-    """One block of a label image (its metadata is read again here, in the task, so that the
-    plan holds no opened label image)."""
+_OPENED: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+_OPENED_LOCK = threading.Lock()
+#: Label images kept open per process (the blocks of the images in flight share them).
+OPENED_CACHE = 8
+
+
+def _opened(image: Location, label_name: str, plan: str) -> Any:
+    """The label image, opened once per process and evaluation run (``plan``) for its blocks."""
     from ..labels import open_labels
 
+    key = (plan, image.url, label_name)
+    with _OPENED_LOCK:
+        if key in _OPENED:
+            _OPENED.move_to_end(key)
+            return _OPENED[key]
+    labels = open_labels(image, label_name)
+    with _OPENED_LOCK:
+        _OPENED[key] = labels
+        while len(_OPENED) > OPENED_CACHE:
+            _OPENED.popitem(last=False)
+    return labels
+
+
+def _read_labels(
+    *, block_info: Any, image: Location, label_name: str, label_axes: str, plan: str
+) -> np.ndarray:
+    """One block of a label image. The plan holds no opened label image: the tasks open it (once
+    per process and run, see :func:`_opened`)."""
     info = block_info[None]
     where = iter(info["array-location"])
     spans = [next(where) if a in SPATIAL else (0, 1) for a in label_axes]
     index = tuple(slice(lo, hi) if a in SPATIAL else 0 for a, (lo, hi) in zip(label_axes, spans))
-    labels = open_labels(image, label_name)
+    labels = _opened(image, label_name, plan)
     # dask blocks of exactly this block's extent: only the stored chunks under it are decoded
     chunks = tuple(hi - lo if a in SPATIAL else 1 for a, (lo, hi) in zip(label_axes, spans))
     return np.asarray(labels.to_dask(0, chunks=chunks)[index].compute(scheduler="synchronous"))
