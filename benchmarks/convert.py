@@ -1,15 +1,30 @@
-"""Conversion benchmark: ngffstore vs ome-zarr-py vs ngff-zarr vs two plain-loop floors.
+"""Conversion benchmark: ngffstore against the streaming numpy+zarr limit and its peers.
 
 Same synthetic input (realistic cell images), same codec (zstd level 3) and chunks for every
-tool, one run; each tool runs in its own process so its wall time and peak RSS are its own.
-Every figure is printed as a ratio to floor (ii): a plain loop over row strips that reads the
-input once, computes each lower level by 2x2 mean in numpy and writes every level with zarr.
+tool; each run is a process of its own (peak RSS and CPU from ``wait4``). The tools of a case
+run in interleaved rounds (the order rotates each round) and every figure is the median over
+rounds of the ratio to the reference *of the same round*, so a shared, loaded machine slows
+both sides of a ratio alike. Work time excludes imports (each child imports first, then times
+its call); "process" is the child's whole wall time.
 
-    python benchmarks/convert.py                 # the issue's sizes: (a) 16384^2 BigTIFF, (b) 5-D
-    python benchmarks/convert.py --scale 0.25    # edges scaled down for a quick look
-    python benchmarks/convert.py --only a --tools ngffstore,floor2
+Cases (``--only``, comma-separated):
 
-Data: (a) 2-D uint16 tiled BigTIFF; (b) t=1, c=2, z=64, y=2048, x=2048 uint16 OME-TIFF.
+* ``a``: 2-D uint16 tiled BigTIFF, 16384^2 -> levels to 256 px; ``b``: 1x2x64x2048^2 OME-TIFF
+  (t, c, z, y, x). Reference ``limit``: one pass over row strips that reads the input once,
+  computes each lower level by 2x2 mean in numpy and writes every level with zarr. Tools:
+  ngffstore through the API (``write_image``) and the CLI (``ngffstore convert``, in-process),
+  ngff-zarr (default and ITKWASM bin-shrink), ome-zarr-py;
+* ``small``: fixed cost, a 512x512 TIFF: ``python -m ngffstore convert`` against a five-line
+  tifffile+zarr script, process wall time (imports included: that is the cost);
+* ``plate``: a 384-field plate (96 wells x 4 fields, 2 channels, one TIFF per field and
+  channel) built locally with ``write_plate``, against a plain loop that writes each field's
+  levels with zarr (the limit, per field).
+
+    python benchmarks/convert.py                                   # every case, the issue's sizes
+    python benchmarks/convert.py --scale 0.5 --rounds 3            # edges halved (a: 8192^2)
+    python benchmarks/convert.py --only small --rounds 10
+    python benchmarks/convert.py --only plate --plate-size 256
+
 Not run by CI.
 """
 
@@ -19,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -93,13 +109,23 @@ def lazy_input(path: str, ndim: int | None = None):
     return data, arr
 
 
-def run_ngffstore(path: str, out: str, axes: str) -> None:
+def run_ngffstore_cli(path: str, out: str, axes: str) -> None:
     from ngffstore.cli import main
 
     extra = ["--memory-target", os.environ["BENCH_MEMORY_TARGET"]] if os.environ.get("BENCH_MEMORY_TARGET") else []
     code = main(["convert", path, out, "--chunks", str(CHUNK), "--compression", f"zstd:{LEVEL}",
                  "--min-size", str(MIN_SIZE), "--no-progress", "--overwrite", *extra])
     assert code == 0
+
+
+def run_ngffstore(path: str, out: str, axes: str) -> None:
+    """The API, as a library user calls it: open the input, ``write_image``."""
+    import converters
+    from ngffstore import write_image
+
+    target = int(os.environ["BENCH_MEMORY_TARGET"]) if os.environ.get("BENCH_MEMORY_TARGET") else None
+    write_image(converters.open_source(path), out, chunks=CHUNK, compression=f"zstd:{LEVEL}", min_size=MIN_SIZE,
+                progress=False, overwrite=True, memory_target=target)
 
 
 def _n_levels(shape: tuple[int, ...]) -> int:
@@ -224,34 +250,209 @@ def run_floor2(path: str, out: str, axes: str) -> None:
             writer.push(0, strip, y0 + CHUNK >= rows_total)
 
 
+# -- fixed cost: one small image ----------------------------------------------------------------
+
+SCRIPT = """import sys, tifffile, zarr
+a = tifffile.imread(sys.argv[1])
+g = zarr.open_group(sys.argv[2], mode="w")
+z = g.create_array("0", shape=a.shape, chunks=(1024, 1024), dtype=a.dtype)
+z[:] = a
+"""
+
+
+def make_small(workdir: str) -> dict:
+    import tifffile
+
+    from ngffstore.samples import Cells, render_tile
+
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, "small_512.tif")
+    if not os.path.exists(path):
+        cells = Cells.random(512, 512, seed=3)
+        tifffile.imwrite(path, render_tile(cells, 0, 0, 0, 512, 512, height=512, width=512, seed=3))
+    script = os.path.join(workdir, "plain_script.py")
+    with open(script, "w") as fh:
+        fh.write(SCRIPT)
+    return {"path": path, "script": script, "shape": (512, 512), "axes": "yx"}
+
+
+def small_command(tool: str, data: dict, out: str) -> list[str]:
+    if tool == "script":
+        return [sys.executable, data["script"], data["path"], out]
+    return [sys.executable, "-m", "ngffstore", "convert", data["path"], out, "--no-progress"]
+
+
+# -- a 384-field plate ------------------------------------------------------------------------------
+
+PLATE_PATTERN = "{well}_s{field}_w{channel}.tif"
+
+
+def make_plate(workdir: str, size: int, wells: int, fields: int) -> dict:
+    sys.path.insert(0, HERE)
+    from plate import make_inputs, wells_of
+
+    folder = os.path.join(workdir, f"plate_{wells}x{fields}_{size}")
+    make_inputs(folder, wells_of(wells), fields, size)
+    return {"path": folder, "shape": (wells * fields, 2, size, size), "axes": "cyx"}
+
+
+def run_plate_ngffstore(folder: str, out: str, axes: str) -> None:
+    from ngffstore.plate import from_pattern, write_plate
+
+    write_plate(from_pattern(folder, PLATE_PATTERN), out, chunks=CHUNK, compression=f"zstd:{LEVEL}",
+                min_size=MIN_SIZE, progress=False, overwrite=True)
+
+
+def run_plate_limit(folder: str, out: str, axes: str) -> None:
+    """Each field: read its channel files, write its levels (2x2 mean in numpy) with zarr."""
+    import re
+
+    import tifffile
+    import zarr
+
+    root = zarr.open_group(out, mode="w")
+    names = sorted(os.listdir(folder))
+    fields: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        m = re.fullmatch(r"([A-Z]+)(\d+)_s(\d+)_w(\d+)\.tif", name)
+        if m:
+            fields.setdefault((m[1] + m[2], m[3]), []).append(name)
+    for (well, field), files in fields.items():
+        planes = np.stack([tifffile.imread(os.path.join(folder, f)) for f in sorted(files)])
+        group = root.require_group(f"{well}/{field}")
+        level, i = planes, 0
+        while True:
+            chunks = (1, min(CHUNK, level.shape[1]), min(CHUNK, level.shape[2]))
+            _create(group, str(i), level.shape, level.dtype, chunks)[...] = level
+            if max(level.shape[1:]) <= MIN_SIZE:
+                break
+            level = np.stack([_mean2(p) for p in level])
+            i += 1
+
+
 TOOLS = {
+    "limit": run_floor2,
     "floor1": run_floor1,
-    "floor2": run_floor2,
     "ngffstore": run_ngffstore,
-    "ome-zarr-py": run_ome_zarr,
+    "ngffstore-cli": run_ngffstore_cli,
     "ngff-zarr": run_ngff_zarr,
     "ngff-zarr-binshrink": lambda p, o, a: run_ngff_zarr(p, o, a, "bin-shrink"),
+    "ome-zarr-py": run_ome_zarr,
+    "plate-limit": run_plate_limit,
+    "plate-ngffstore": run_plate_ngffstore,
 }
+#: What each tool imports before its clock starts (work time excludes imports).
+IMPORTS = {
+    "limit": ["dask.array", "tifffile", "zarr", "zarr.codecs"],
+    "floor1": ["dask.array", "tifffile", "zarr", "zarr.codecs"],
+    "ngffstore": ["converters", "ngffstore.image"],
+    "ngffstore-cli": ["ngffstore.cli", "ngffstore.cli.convert", "converters", "ngffstore.image", "ngffstore.attachments"],
+    "ngff-zarr": ["ngff_zarr", "dask.array", "tifffile", "zarr", "zarr.codecs"],
+    "ngff-zarr-binshrink": ["ngff_zarr", "dask.array", "tifffile", "zarr", "zarr.codecs"],
+    "ome-zarr-py": ["ome_zarr.writer", "dask.array", "tifffile", "zarr", "zarr.codecs"],
+    "plate-limit": ["tifffile", "zarr", "zarr.codecs"],
+    "plate-ngffstore": ["ngffstore.plate", "converters", "ngffstore.image"],
+}
+CASE_TOOLS = {
+    "a": ["limit", "ngffstore", "ngffstore-cli", "ngff-zarr-binshrink", "ngff-zarr", "ome-zarr-py"],
+    "b": ["limit", "ngffstore", "ngffstore-cli", "ngff-zarr-binshrink", "ngff-zarr", "ome-zarr-py"],
+    "small": ["script", "ngffstore-cli"],
+    "plate": ["plate-limit", "plate-ngffstore"],
+}
+REFERENCE = {"a": "limit", "b": "limit", "small": "script", "plate": "plate-limit"}
 
 
 def child(tool: str, path: str, out: str, axes: str) -> None:
+    import importlib
+
+    if tool.startswith("ngffstore-cli"):
+        importlib.import_module("ngffstore.cli")  # first, as the command line imports dask
+    for name in IMPORTS.get(tool, []):
+        importlib.import_module(name)
+    t0 = time.perf_counter()
     TOOLS[tool](path, out, axes)
+    work = time.perf_counter() - t0
+    print("BENCH " + json.dumps({"work": work}), flush=True)
 
 
-def measure(tool: str, data: dict, workdir: str) -> dict:
+def measure(case: str, tool: str, data: dict, workdir: str) -> dict:
+    """One run of ``tool`` in a process of its own: wall, work (imports excluded), CPU, peak RSS."""
+    import tempfile
+
     out = os.path.join(workdir, f"out-{tool}.zarr")
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", tool, data["path"], out, data["axes"]]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs) if os.path.exists(out) else 0
+    if case == "small":
+        cmd = small_command(tool, data, out)
+    else:
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", tool, data["path"], out, data["axes"]]
+    with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=so, stderr=se, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        so.seek(0)
+        se.seek(0)
+        stdout, stderr = so.read(), se.read()
     ok = proc.returncode == 0
+    work = wall
+    for line in stdout.splitlines():
+        if line.startswith("BENCH "):
+            work = json.loads(line[6:])["work"]
+    if not ok:
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {proc.returncode}"
+        print(f"  {tool} failed: {last}", file=sys.stderr)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs) if os.path.exists(out) else 0
     shutil.rmtree(out, ignore_errors=True)
-    cpu = usage.ru_utime + usage.ru_stime
-    return {"tool": tool, "ok": ok, "wall": wall, "cpu": cpu, "rss": usage.ru_maxrss * 1024, "bytes": size}
+    return {"tool": tool, "ok": ok, "wall": wall, "work": work, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss": usage.ru_maxrss * 1024, "bytes": size}
+
+
+def run_case(case: str, data: dict, tools: list[str], rounds: int, workdir: str) -> dict:
+    """``rounds`` interleaved rounds (the order rotates); per tool, each round's ratios to the
+    reference of the same round."""
+    ref = REFERENCE[case]
+    tools = [ref] + [t for t in tools if t != ref]
+    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    for r in range(rounds):
+        order = tools[r % len(tools):] + tools[: r % len(tools)]
+        for tool in order:
+            runs[tool].append(measure(case, tool, data, workdir))
+        print(f"  round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+    summary = {}
+    for tool in tools:
+        pairs = [(m, b) for m, b in zip(runs[tool], runs[ref]) if m["ok"] and b["ok"]]
+        if not pairs:
+            summary[tool] = {"ok": False}
+            continue
+
+        def med(key: str, ratio: bool = True, pairs: list = pairs) -> tuple[float, float, float]:
+            vals = [m[key] / b[key] if ratio else m[key] for m, b in pairs]
+            return statistics.median(vals), min(vals), max(vals)
+
+        summary[tool] = {
+            "ok": True, "rounds": len(pairs), "work": med("work", False), "work_ratio": med("work"),
+            "wall": med("wall", False), "wall_ratio": med("wall"), "rss": med("rss", False),
+            "rss_ratio": med("rss"), "cpu": med("cpu", False), "bytes": pairs[0][0]["bytes"],
+        }
+    return {"case": case, "shape": data["shape"], "axes": data["axes"], "reference": ref, "tools": summary, "runs": runs}
+
+
+def _table(result: dict) -> None:
+    case, ref = result["case"], result["reference"]
+    shape = "x".join(map(str, result["shape"]))
+    time_key = "wall" if case == "small" else "work"
+    label = "process s" if case == "small" else "work s"
+    print(f"\n({case}) {result['axes']} {shape} uint16 -- medians over rounds; ratios to '{ref}' within each round")
+    print(f"{'tool':<22}{label:>10}{'x ' + ref:>20}{'peak RSS MiB':>14}  {'x ' + ref:>16}{'CPU s':>8}{'stored MiB':>12}")
+    for tool, r in result["tools"].items():
+        if not r["ok"]:
+            print(f"{tool:<22}  FAILED")
+            continue
+        t, (tr, lo, hi) = r[time_key][0], r[time_key + "_ratio"]
+        m, (mr, mlo, mhi) = r["rss"][0], r["rss_ratio"]
+        print(f"{tool:<22}{t:>10.2f}{f'{tr:.2f} ({lo:.2f}-{hi:.2f})':>20}{m / 2**20:>14.0f}  "
+              f"{f'{mr:.2f} ({mlo:.2f}-{mhi:.2f})':>16}{r['cpu'][0]:>8.1f}{r['bytes'] / 2**20:>12.1f}")
 
 
 def main() -> None:
@@ -259,46 +460,40 @@ def main() -> None:
         child(*sys.argv[2:6])
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1.0, help="edge scale of the data (1.0 = the issue's sizes)")
-    ap.add_argument("--only", choices=["all", "a", "b"], default="all")
-    ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ",".join(TOOLS))
+    ap.add_argument("--scale", type=float, default=1.0, help="edge scale of a and b (1.0 = the issue's sizes)")
+    ap.add_argument("--only", default="a,b,small,plate", help="comma-separated cases: a, b, small, plate")
+    ap.add_argument("--tools", help="comma-separated subset of the tools of a and b (the limit always runs): "
+                    + ",".join(CASE_TOOLS["a"]))
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of a, b and plate (default 3)")
+    ap.add_argument("--small-rounds", type=int, default=10, help="rounds of the small case (default 10)")
+    ap.add_argument("--plate-size", type=int, default=512, help="edge of each plate field (default 512)")
+    ap.add_argument("--plate-wells", type=int, default=96)
+    ap.add_argument("--plate-fields", type=int, default=4, help="fields per well (96 x 4 = 384)")
     ap.add_argument("--workdir", default=os.path.join(HERE, "out", "convert"))
-    ap.add_argument("--growth", action="store_true", help="also run ngffstore and floor (ii) on (a) at half the edge (1/4 the pixels) for RSS growth")
-    ap.add_argument("--json", help="write the results to this JSON file")
-    ap.add_argument("--memory-target", help="ngffstore's --memory-target (default: its own default)")
+    ap.add_argument("--json", help="write the results (every run) to this JSON file")
+    ap.add_argument("--memory-target", help="ngffstore's memory target in bytes (default: its own)")
     args = ap.parse_args()
-    tools = [t for t in args.tools.split(",") if t]
     if args.memory_target:
         os.environ["BENCH_MEMORY_TARGET"] = args.memory_target
-    inputs = make_inputs(args.workdir, args.scale, args.only)
-    results = {}
-    for key, data in inputs.items():
-        rows = [measure(t, data, args.workdir) for t in tools]
-        results[key] = rows
-        _table(f"({key}) {data['axes']} {'x'.join(map(str, data['shape']))} uint16", rows)
-    if args.growth and "a" in inputs:
-        small = make_inputs(args.workdir, args.scale / 2, "a")["a"]
-        for tool in ("ngffstore", "floor2"):
-            r_small = measure(tool, small, args.workdir)
-            r_big = next((r for r in results["a"] if r["tool"] == tool), None) or measure(tool, inputs["a"], args.workdir)
-            print(f"RSS growth {tool}: {r_small['rss'] / 2**20:.0f} MiB at {small['shape']} -> "
-                  f"{r_big['rss'] / 2**20:.0f} MiB at {inputs['a']['shape']} (x{r_big['rss'] / r_small['rss']:.2f})")
+    cases = [c for c in args.only.split(",") if c]
+    results = []
+    for case in cases:
+        if case in ("a", "b"):
+            data = make_inputs(args.workdir, args.scale, case)[case]
+            tools = args.tools.split(",") if args.tools else CASE_TOOLS[case]
+            result = run_case(case, data, tools, args.rounds, args.workdir)
+        elif case == "small":
+            result = run_case(case, make_small(args.workdir), CASE_TOOLS[case], args.small_rounds, args.workdir)
+        elif case == "plate":
+            data = make_plate(args.workdir, args.plate_size, args.plate_wells, args.plate_fields)
+            result = run_case(case, data, CASE_TOOLS[case], args.rounds, args.workdir)
+        else:
+            ap.error(f"unknown case {case!r}")
+        results.append(result)
+        _table(result)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
-
-
-def _table(title: str, rows: list[dict]) -> None:
-    ref = next((r for r in rows if r["tool"] == "floor2" and r["ok"]), None)
-    print(f"\n{title}")
-    print(f"{'tool':<22}{'wall s':>9}{'x floor(ii)':>13}{'peak RSS MiB':>14}{'x floor(ii)':>13}{'stored MiB':>12}{'CPU s':>9}")
-    for r in rows:
-        if not r["ok"]:
-            print(f"{r['tool']:<22}  FAILED")
-            continue
-        tr = r["wall"] / ref["wall"] if ref else float("nan")
-        mr = r["rss"] / ref["rss"] if ref else float("nan")
-        print(f"{r['tool']:<22}{r['wall']:>9.2f}{tr:>13.2f}{r['rss'] / 2**20:>14.0f}{mr:>13.2f}{r['bytes'] / 2**20:>12.1f}{r['cpu']:>9.1f}")
 
 
 if __name__ == "__main__":
