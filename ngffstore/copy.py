@@ -171,7 +171,8 @@ def _walk_node(root: Location, rel: str, node: Node, fields: Mapping[str, set[st
         return
     attrs = node.attributes
     ome = ome_attrs(attrs)[1]
-    ng = attrs.get("ngffstore") if isinstance(attrs.get("ngffstore"), Mapping) else {}
+    raw_ng = attrs.get("ngffstore")
+    ng: Mapping[str, Any] = raw_ng if isinstance(raw_ng, Mapping) else {}
     children: list[str] = []
     plain_groups: list[str] = []
     files: list[str] = []
@@ -476,9 +477,10 @@ def _enumerate(source: Location, plan: _Plan, enumerate_by: str) -> tuple[list[t
         raise InputError(f"{source.url} cannot be listed (http); copy it with enumerate_by='documents'")
     if (enumerate_by == "auto" and can_list and not plan.fields) or enumerate_by == "list":
         try:
+            out: list[tuple[str, bytes | None]] = []
             if plan.kind != "collection":
-                return [(k, None) for k, _ in list_keys(source)], "listing"
-            out = []
+                out.extend((k, None) for k, _ in list_keys(source))
+                return out, "listing"
             for top, _ in plan.tops:
                 out.extend((_join(top, k), None) for k, _ in list_keys(source.child(top)))
             for extra in (INDEX_FILE, MARKER):
