@@ -27,13 +27,12 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 import numpy as np
 
@@ -95,7 +94,7 @@ class LatencyProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> LatencyProxy:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

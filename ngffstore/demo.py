@@ -228,11 +228,11 @@ def build_demo(
     import converters
 
     from .errors import InputError, OutputExistsError
-    from .parallel import parse_scheduler
     from .image import open_image, write_image
     from .index import build_index
     from .labels import write_labels
     from .metadata import write_metadata
+    from .parallel import parse_scheduler
     from .plate import open_plate, write_plate
     from .rois import from_labels, write_rois
 

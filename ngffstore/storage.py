@@ -416,11 +416,12 @@ def is_missing_error(exc: BaseException) -> bool:
         "PartialCredentialsError",
     ):
         return False
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-        return True
-    if code in ("NoSuchKey", "404", "AccessDenied", "403"):
-        return True
-    return False
+    return isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)) or code in (
+        "NoSuchKey",
+        "404",
+        "AccessDenied",
+        "403",
+    )
 
 
 def _fsspec_path(location: Location, key: str) -> str:

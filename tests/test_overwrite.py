@@ -10,11 +10,10 @@ import random
 import numpy as np
 import pytest
 import tifffile
+from test_resume import _env, _levels, _run
 
 import ngffstore
 from ngffstore import multiscale
-
-from test_resume import _env, _levels, _run
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def _levels(url: str, options: dict | None = None) -> list[np.ndarray]:
 def _run(args: list[str], env: dict, kill_after: float | None = None) -> subprocess.CompletedProcess | None:
     cmd = [sys.executable, "-m", "ngffstore", *args, "--no-progress"]
     if kill_after is None:
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(kill_after)
     if proc.poll() is None:
