@@ -33,6 +33,7 @@ from .errors import (
     ValidationError,
 )
 from .ngff import ome_attrs
+from .paths import check_relative_path
 from .storage import Location, dump_json, parse_json, storage_errors
 
 TABLES_DIR = "tables"
@@ -661,8 +662,9 @@ def read_table(url: Any, name: str, *, storage_options: Mapping[str, Any] | None
     if info is None:
         available = ", ".join(sorted(meta.tables)) or "none"
         raise StoreNotFoundError(f"no table {name!r} on {location.url} (tables: {available})")
-    if info.path.startswith("/") or ".." in info.path.split("/"):
-        raise ValidationError(f"table {name!r} of {location.url} points outside the node ({info.path!r})")
+    document = location.child("zarr.json").url
+    check_relative_path(name, document=document, what="table name", single=True)
+    check_relative_path(info.path, document=document, what=f"path of table {name!r}")
     try:
         data = location.read_bytes(info.path)
     except StoreNotFoundError:

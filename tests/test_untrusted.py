@@ -490,3 +490,26 @@ def test_labels_listing_with_an_escaping_name_is_refused(tmp_path):
     write_group(Location.parse(str(url / "labels")), 3, {"ome": {"version": "0.5", "labels": ["../../x"]}})
     with pytest.raises(UnsafePathError, match="label name"):
         ngffstore.list_labels(str(url))
+
+
+def test_roi_layer_and_table_paths_from_documents_are_checked(tmp_path):
+    import ngffstore
+    from ngffstore.metadata import read_table
+    from ngffstore.nodes import read_node, write_attributes
+    from ngffstore.rois._model import RoisAttrs
+
+    url = tmp_path / "img.ome.zarr"
+    ngffstore.write_image(np.zeros((64, 64), np.uint8), str(url), progress=False)
+    loc = Location.parse(str(url))
+    node = read_node(loc)
+    attrs = dict(node.attributes)
+    block = dict(attrs.get("ngffstore") or {})
+    block["metadata"] = {"tables": {"t": {"path": "../../secret.parquet", "rows": 1}}}
+    block["rois"] = {"layers": {"cells": {"kind": "user", "count": 1,
+                                          "files": [{"path": "../../secret.parquet", "rows": 1}]}}}
+    attrs["ngffstore"] = block
+    write_attributes(node, attrs, conditional=False)
+    with pytest.raises(UnsafePathError, match="ROI Parquet path"):
+        RoisAttrs.from_attrs(attrs)
+    with pytest.raises(UnsafePathError, match="path of table 't'"):
+        read_table(str(url), "t")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InputError, ValidationError
 from ..ngff import normalize_color
+from ..paths import check_relative_path
 
 ROIS_VERSION = "0.1"
 KINDS = ("user", "algorithm", "reviewed")
@@ -325,7 +326,7 @@ class RoisAttrs:
                 "attributes ngffstore.rois is not an object: the ROI metadata is corrupt"
             )
         try:
-            return cls(
+            parsed = cls(
                 version=str(raw.get("version", ROIS_VERSION)),
                 terms=Ontology.from_dict(raw.get("terms") or {}, source="ngffstore.rois.terms"),
                 layers={
@@ -334,6 +335,11 @@ class RoisAttrs:
             )
         except (InputError, KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"the ROI metadata (ngffstore.rois) is corrupt: {exc}") from None
+        for name, layer in parsed.layers.items():  # names and paths read from a document: untrusted
+            check_relative_path(name, document="attributes ngffstore.rois", what="ROI layer name", single=True)
+            for f in layer.files:
+                check_relative_path(f.path, document="attributes ngffstore.rois", what="ROI Parquet path")
+        return parsed
 
     def to_dict(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
