@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from . import provenance
-from .errors import InputError, NotNgffError, OutputExistsError, ReadError
+from .errors import InputError, NotNgffError, OutputExistsError
 from .nodes import read_group, update_attributes
+from .paths import check_relative_path
 from .storage import Location, storage_errors
 
 ATTACHMENTS_DIR = "attachments"
@@ -175,8 +176,7 @@ def read_attachment(url: Any, name: str, *, storage_options: Mapping[str, Any] |
         have = ", ".join(sorted(described)) or "none"
         raise InputError(f"{location.url} has no attachment {name!r} (it has: {have})")
     info = described[name]
-    if ".." in info.path.split("/") or info.path.startswith("/"):
-        raise ReadError(f"{location.url}: attachment {name!r} points outside the image ({info.path})")
+    check_relative_path(info.path, document=location.child("zarr.json").url, what=f"path of attachment {name!r}")
     return np.asarray(imagecodecs.png_decode(location.read_bytes(info.path)))
 
 
