@@ -11,7 +11,9 @@ zarr codec pipeline, without its storage layer. Either way the bytes are put her
 
 * locally, atomically and durably: a temporary file in the chunk's folder, ``fdatasync``, then
   ``os.replace`` — a reader (or a resumed run) never finds a half-written chunk; the folders
-  are synced by :meth:`ChunkWriter.sync` before a block's marker is written;
+  are synced by :meth:`ChunkWriter.sync` before a block's marker is written (the pyramid
+  writer defers the ``fdatasync`` and rename of a block's chunks to that sync, see
+  :meth:`ChunkWriter.for_array`);
 * on object storage, one PUT per object (a PUT is atomic), several at once.
 
 Objects equal to the fill value are not stored, as zarr does by default. :meth:`ChunkWriter.write`
@@ -127,11 +129,21 @@ class ChunkWriter:
         self.stored_dtype, self.compressor = fast if fast is not None else (np.dtype(array.dtype), None)
         self._dirs: set[str] = set()
         self._written_dirs: set[str] = set()
+        self.deferred = False
+        self._pending: list[tuple[str, str]] = []  # (temporary file, target) awaiting sync()
 
     @classmethod
-    def for_array(cls, location: Location, path: str, array: Any) -> ChunkWriter:
-        """A writer for ``array`` (a zarr array, at ``path`` below ``location``)."""
-        return cls(location=location, path=path, array=array)
+    def for_array(cls, location: Location, path: str, array: Any, *, deferred: bool = False) -> ChunkWriter:
+        """A writer for ``array`` (a zarr array, at ``path`` below ``location``).
+
+        ``deferred`` (local files): chunks are written to their temporary files at once, but
+        made durable and renamed into place by :meth:`sync` (which must follow), all together:
+        the disk writes them back while later chunks are encoded, and a block waits for the
+        disk once instead of once per chunk. Names still never point at unsynced data.
+        """
+        writer = cls(location=location, path=path, array=array)
+        writer.deferred = deferred and DURABLE
+        return writer
 
     def _is_fill(self, chunk: np.ndarray) -> bool:
         fill = self.fill_value
@@ -220,18 +232,32 @@ class ChunkWriter:
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view):]
-            if DURABLE:
+            if DURABLE and not self.deferred:
                 os.fdatasync(fd)
         except BaseException:
             os.close(fd)
             os.remove(tmp)
             raise
         os.close(fd)
+        if self.deferred:
+            self._pending.append((tmp, target))
+            return
         os.replace(tmp, target)
         self._written_dirs.add(folder)
 
     def sync(self) -> None:
-        """Make the renames of the chunk files written so far durable (one fsync per folder)."""
+        """Make the chunk files written so far durable and in place: deferred files synced and
+        renamed, then one fsync per folder for the renames."""
+        pending, self._pending = self._pending, []
+        for tmp, _ in pending:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        for tmp, target in pending:
+            os.replace(tmp, target)
+            self._written_dirs.add(os.path.dirname(target))
         if not DURABLE:
             self._written_dirs.clear()
             return
@@ -242,6 +268,15 @@ class ChunkWriter:
             finally:
                 os.close(fd)
         self._written_dirs.clear()
+
+    def discard(self) -> None:
+        """Remove the temporary files of deferred chunks not synced (a failed block)."""
+        pending, self._pending = self._pending, []
+        for tmp, _ in pending:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
 
     def _make_folder(self, folder: str) -> None:
         """``os.makedirs(folder, exist_ok=True)``, one ``mkdir`` when the parent is known to exist.

@@ -446,7 +446,7 @@ def write_block(
     with storage_errors(location, "write"):
         region = _region(index, pass_.block, spec.levels[first].shape)
         writers = {
-            lv: ChunkWriter.for_array(location, spec.levels[lv].path, level_array(location, spec, lv))
+            lv: ChunkWriter.for_array(location, spec.levels[lv].path, level_array(location, spec, lv), deferred=True)
             for lv in range(first if write_first else first + 1, last + 1)
         }
         # the block's extent at each level of the pass, along every axis
@@ -503,17 +503,22 @@ def write_block(
                     pieces.append(piece)
             return out
 
-        if ax is None:
-            produce(last, 0, 0)
-        else:
-            unit = spec.levels[last].unit[ax]
-            for lo in range(starts[-1][ax], stops[-1][ax], unit):
-                produce(last, lo, min(lo + unit, stops[-1][ax]))
+        try:
+            if ax is None:
+                produce(last, 0, 0)
+            else:
+                unit = spec.levels[last].unit[ax]
+                for lo in range(starts[-1][ax], stops[-1][ax], unit):
+                    produce(last, lo, min(lo + unit, stops[-1][ax]))
+            for w in writers.values():  # durable and in place before the marker (or the commit)
+                w.sync()
+        except BaseException:
+            for w in writers.values():
+                w.discard()
+            raise
         if values and write_first:
             result["values"] = np.unique(np.concatenate([v.ravel() for v in value_sets]))
         if marker:
-            for w in writers.values():
-                w.sync()
             location.put(marker_key(token, pass_, index), dump_json({"sizes": sizes}))
     return result
 

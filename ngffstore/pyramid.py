@@ -77,8 +77,10 @@ def level_scales(scale0: Sequence[float], factors: Sequence[Sequence[int]]) -> l
 
 
 #: Arrays of at least this many bytes that the writer allocates for blocks are mapped from the
-#: system directly (see :func:`block_empty`).
-MAPPED_BYTES = 4 * 2**20
+#: system directly (see :func:`block_empty`). Strips of blocks are smaller and come from the
+#: heap, which reuses them without a page fault per page (a tenth of the CPU time of a
+#: conversion, measured: 0.7 s of system time on a 16384^2 image, for 10 MiB of peak memory).
+MAPPED_BYTES = 32 * 2**20
 
 
 def block_empty(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
