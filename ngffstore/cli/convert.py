@@ -54,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     summary = write_image(
         source, args.output, scale=scale, units=units, channels=channels, name=args.name, **output_kwargs(args)
     )
-    from ..attachments import finish_source
+    if source.channel_windows or source.attachments:  # fixed windows, a slide's label and macro
+        from ..attachments import finish_source
 
-    finish_source(args.output, source, storage_options=storage_options_for(args.output, args))
+        finish_source(args.output, source, storage_options=storage_options_for(args.output, args))
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:
