@@ -106,13 +106,16 @@ def run_preview(args: argparse.Namespace) -> int:
     if args.manifest or args.folder or args.tree or args.pattern:
         raise InputError("'plate preview URL' takes no --manifest/--folder/--tree; give just the plate URL")
     options = storage_options_for(args.preview_url, args)
-    state = check_preview(args.preview_url, storage_options=options)
-    if args.check:
-        print(json.dumps(state.__dict__, default=list) if args.json else state.to_text())
-        return 0 if state.fresh else 1
-    if state.fresh and not args.force and args.tile is None:
-        print(state.to_text() + "; nothing to do (--force rebuilds it)")
-        return 0
+    if args.check and args.force:
+        raise InputError("give --check (only look) or --force (rebuild), not both")
+    if not args.force:  # the full check (one GET per well and field) decides; --force skips it
+        state = check_preview(args.preview_url, storage_options=options)
+        if args.check:
+            print(json.dumps(state.__dict__, default=list) if args.json else state.to_text())
+            return 0 if state.fresh else 1
+        if state.fresh and args.tile is None:
+            print(state.to_text() + "; nothing to do (--force rebuilds it)")
+            return 0
     summary = build_preview(
         args.preview_url, tile=args.tile, storage_options=options, scheduler=args.scheduler,
         progress=args.progress,

@@ -288,11 +288,15 @@ def build_preview(
     # writer makes no destination probes and journals nothing (the preview is not a
     # collection image; the plate is journaled below)
     target.remove()
+    # the mosaic is small (at most TARGET_EDGE pixels a side per channel): computed once, so
+    # the writer's passes (display windows, levels) do not read the fields again
+    pixels = mosaic.compute()
     summary = write_image(
-        mosaic.data, target, axes=mosaic.axes, chunks=full, _known_empty=True,
+        pixels, target, axes=mosaic.axes, chunks=full, _known_empty=True,
         channels=[{"label": c["label"], "color": c["color"]} for c in channels] if "c" in mosaic.axes else None,
         name=f"preview of plate {plate.name or location.name}", ngff_version=version, overwrite=False,
-        min_size=MIN_TILE * max(len(plate.rows) * layout[0], len(plate.columns) * layout[1]), scheduler=scheduler, progress=progress, stored_bytes=True,
+        min_size=MIN_TILE * max(len(plate.rows) * layout[0], len(plate.columns) * layout[1]),
+        scheduler=scheduler, progress=progress, stored_bytes=True,
     )
     # the level documents, copied into the registration so that a reader needs none of them
     node = read_node(target, zarr_format=zarr_format)
