@@ -146,7 +146,8 @@ def plate_grid(
     if gap < 0:
         raise RegionError(f"gap must be 0 or more pixels, not {gap}")
     if use_preview is not False:
-        served = _from_preview(plate, max_size=max_size, level=level, c=c, z=z, t=t, fields=fields, gap=gap)
+        served = _from_preview(plate, max_size=max_size, level=level, c=c, z=z, t=t, fields=fields, gap=gap,
+                               memory_cap=DEFAULT_MEMORY_CAP if memory_cap is None else int(memory_cap))
         if served is not None:
             return served
         if use_preview:
@@ -268,7 +269,7 @@ def plate_grid(
 
 def _from_preview(
     plate: Plate, *, max_size: int | None, level: int | None, c: Any, z: Any, t: Any,
-    fields: Any, gap: int,
+    fields: Any, gap: int, memory_cap: int,
 ) -> Mosaic | None:
     """The mosaic from the plate's stored preview when it is registered, fresh (by the cheap
     rule: no request) and holds what is asked (z=0, t=0, every field, a tile no larger than
@@ -287,7 +288,7 @@ def _from_preview(
     index = usable_level(reg, max_size)
     if index is None:
         return None
-    return preview_mosaic(plate, reg, max_size=max_size, c=c, gap=gap, index=index)
+    return preview_mosaic(plate, reg, max_size=max_size, c=c, gap=gap, index=index, memory_cap=memory_cap)
 
 
 def _human(n: float) -> str:

@@ -444,6 +444,7 @@ def usable_level(reg: Registration, max_size: int | None) -> int | None:
 
 def preview_mosaic(
     plate: Plate, reg: Registration, *, max_size: int | None, c: Any, gap: int, index: int,
+    memory_cap: int | None = None,
 ) -> Mosaic:
     """A :class:`Mosaic` read from the preview level ``index`` (one GET when computed): tiles
     reduced to ``max_size`` (nearest neighbour), ``gap`` pixels of zeros between wells."""
@@ -493,6 +494,19 @@ def preview_mosaic(
             axes = axes.replace("c", "")
     dtype = np.dtype(lv["array"].get("data_type") or lv["array"].get("dtype"))
     out_shape = out_lead + (len(iy), len(ix))
+    # the level is read whole (one chunk) and the mosaic made from it: both obey the cap
+    from ..errors import MemoryCapError
+    from ..image.read import DEFAULT_MEMORY_CAP
+    from .grid import _human
+
+    cap = DEFAULT_MEMORY_CAP if memory_cap is None else int(memory_cap)
+    need = (int(np.prod(shape, dtype=np.float64)) + int(np.prod(out_shape, dtype=np.float64))) * dtype.itemsize
+    if need > cap:
+        raise MemoryCapError(
+            f"the plate mosaic of {plate.url} from its stored preview would hold {_human(need)} "
+            f"({'x'.join(map(str, out_shape))} {dtype}), over the memory cap of {_human(cap)}: ask for less "
+            "(max_size=, one channel with c=) or raise the cap with memory_cap="
+        )
     task = dask.delayed(_read_preview, pure=True)(plate._storage, reg.path, lv, plate.zarr_format, iy, ix, sel_c)
     data = da.from_delayed(task, shape=out_shape, dtype=dtype)
     level0 = reg.levels[0]["tile"]
