@@ -5,7 +5,8 @@ pass, a stored level afterwards), writes that level and derives the next few lev
 block in memory, so every level is built from the one before it and the input is read once.
 Blocks are aligned on the chunk (or shard) grid of every level they write: tasks never share a
 chunk, so they run in parallel without locks, and block borders leave no seams. Block size is
-bounded by ``memory_target``, so peak memory does not grow with the image.
+bounded by ``memory_target``, so peak memory does not grow with the image; a task works through
+its block in strips (see :func:`write_block`), so it holds one strip per level, not the block.
 
 Arrays are created by writing their metadata documents (built with zarr's own metadata models in
 memory) with one PUT each; chunks are encoded and stored by :mod:`ngffstore.chunkio`. Nothing on
@@ -337,7 +338,7 @@ class Deferred:
     """A region of the source, read inside the task that writes it.
 
     Hiding the dask array from the outer graph keeps reading and writing of a block in one task:
-    the scheduler cannot read blocks ahead of the writers, so memory holds one block per worker.
+    the scheduler cannot read blocks ahead of the writers, so memory holds one strip per worker.
     The region is read source chunk by source chunk into one buffer, so reading needs the block
     and one chunk, not the block twice (as concatenating all its chunks at once would).
     """

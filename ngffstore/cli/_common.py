@@ -39,7 +39,7 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
         "--memory-target",
         type=parse_bytes,
         default=None,
-        help="bytes of image data one task holds, e.g. 32MiB (default), 256MB",
+        help="bytes of image data in one block (one task; it holds a strip of it at a time), e.g. 32MiB (default), 256MB",
     )
     bar = group.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")

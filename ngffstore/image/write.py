@@ -444,7 +444,8 @@ def write_image(
         ``"threads"`` (default), ``"processes"``, ``"synchronous"``, a dask.distributed address or
         ``Client``.
     memory_target
-        Bytes of image data one task holds at once (default 32 MiB).
+        Bytes of image data in one block, one task (default 32 MiB); a task works through its
+        block in strips of whole chunk rows or planes, so it holds less at once.
     stored_bytes
         Whether the returned summary says the bytes stored (``False``: leave it out). The writer
         records them in the attributes (``ngffstore.stored_bytes``): no listing either way.
