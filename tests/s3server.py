@@ -635,6 +635,10 @@ class _RecordingApp:
         self.app = app
         self.mode = mode
         self.lock = threading.Lock()
+        # moto checks If-Match / If-None-Match and then stores the object without a lock, so two
+        # conditional PUTs racing on one key could both succeed; S3 makes the pair atomic. The
+        # conditional PUTs are therefore served one at a time.
+        self.conditional_lock = threading.Lock()
         self.rows: dict[int, list[Any]] = {}
         self.next_seq = 0
 
@@ -705,6 +709,9 @@ class _RecordingApp:
                 return start_response(status, headers, exc_info)
             return start_response(status, headers)
 
+        if method == "PUT" and (environ.get("HTTP_IF_MATCH") or environ.get("HTTP_IF_NONE_MATCH")):
+            with self.conditional_lock:
+                return list(self.app(environ, recording_start_response))
         return self.app(environ, recording_start_response)
 
 
