@@ -7,9 +7,10 @@ the same region costs) before forwarding it. Both tools then, in the same run:
 * **build** the same plate of WELLS x FIELDS fields (2-channel SIZE x SIZE uint16, default 96 x
   2 x 256^2): ngffstore ``write_plate``; ome-zarr-py ``write_image`` per field into its well
   group, then ``write_well_metadata`` per well and ``write_plate_metadata`` (its documented way);
-* **read the plate overview** (the lowest level of field 0 of every well, as a mosaic) in a
-  fresh process: ngffstore ``open_plate(url).grid(level=-1, fields=[0])`` and ome-zarr-py's
-  ``Reader`` (plate node, ``data[-1]``);
+* **read the plate overview** in a fresh process: ngffstore ``open_plate(url).grid(level=-1)``
+  (every field, served by the stored plate preview) and ``grid(level=-1, fields=[0])`` (field 0
+  of every well, read field by field), and ome-zarr-py's ``Reader`` (plate node, ``data[-1]``:
+  field 0 of every well);
 
 and prints wall time, the requests the server saw (per kind) and requests per field beyond
 the chunk objects. Targets (issue "one storage layer"): at most 12 requests per field beyond
@@ -161,12 +162,12 @@ def build_ome_zarr(url: str, options: dict, wells: list[tuple[str, int]], fields
 # -- the overview readers (each in a fresh process) ---------------------------------------------
 
 
-def read_ngffstore(url: str, options: dict) -> tuple[float, tuple[int, ...]]:
+def read_ngffstore(url: str, options: dict, fields: list[int] | None = None) -> tuple[float, tuple[int, ...]]:
     import ngffstore.plate as plates
 
     t0 = time.perf_counter()
     plate = plates.open_plate(url, storage_options=options)
-    data = plate.grid(level=-1, fields=[0]).compute()
+    data = plate.grid(level=-1, fields=fields).compute()
     return time.perf_counter() - t0, tuple(np.asarray(data).shape)
 
 
@@ -187,7 +188,11 @@ def child(tool: str, url: str) -> None:
 
     options = {"endpoint_url": os.environ["AWS_ENDPOINT_URL"], "key": os.environ["AWS_ACCESS_KEY_ID"],
                "secret": os.environ["AWS_SECRET_ACCESS_KEY"]}
-    fn = {"ngffstore": read_ngffstore, "ome-zarr-py": read_ome_zarr}[tool]
+    fn = {
+        "ngffstore": read_ngffstore,  # every field, from the stored plate preview
+        "ngffstore-field0": lambda u, o: read_ngffstore(u, o, [0]),  # field 0 of each well, per field
+        "ome-zarr-py": read_ome_zarr,  # field 0 of each well
+    }[tool]
     seconds, shape = fn(url, options)
     print(json.dumps({"seconds": seconds, "shape": shape}))
 
@@ -245,15 +250,16 @@ def main() -> None:
                 with server.count() as log:
                     seconds = build(url, options, wells, args.fields, args.size)
                 chunks = chunk_objects(log)
-                with server.count() as rlog:
-                    proc = subprocess.run(
-                        [sys.executable, __file__, "--child", tool, url],
-                        env=env_for(proxy.url, key, secret), capture_output=True, text=True, check=False,
-                    )
-                if proc.returncode:
-                    raise SystemExit(f"{tool} overview failed:\n{proc.stderr[-3000:]}")
-                read = json.loads(proc.stdout.strip().splitlines()[-1])
-                rows.append((tool, seconds, len(log), chunks, log.counts(), read, len(rlog), rlog.counts()))
+                for reader in ([tool, "ngffstore-field0"] if tool == "ngffstore" else [tool]):
+                    with server.count() as rlog:
+                        proc = subprocess.run(
+                            [sys.executable, __file__, "--child", reader, url],
+                            env=env_for(proxy.url, key, secret), capture_output=True, text=True, check=False,
+                        )
+                    if proc.returncode:
+                        raise SystemExit(f"{reader} overview failed:\n{proc.stderr[-3000:]}")
+                    read = json.loads(proc.stdout.strip().splitlines()[-1])
+                    rows.append((reader, seconds, len(log), chunks, log.counts(), read, len(rlog), rlog.counts()))
     finally:
         server.stop()
 
@@ -264,9 +270,10 @@ def main() -> None:
     for tool, seconds, total, chunks, counts, read, rtotal, rcounts in rows:
         print(f"{tool:<12} {seconds:8.1f} {total:9d} {chunks:7d} {(total - chunks) / n_fields:13.1f}  "
               f"{read['seconds']:10.2f} {rtotal:9d}   build {counts}  overview {rcounts}")
-    ours, theirs = rows[0], rows[1]
+    ours, field0, theirs = rows[0], rows[1], rows[2]
     print(f"build: ngffstore {theirs[1] / ours[1]:.1f}x faster than ome-zarr-py (target >= 3x); "
-          f"overview: {theirs[5]['seconds'] / ours[5]['seconds']:.1f}x faster (target >= 5x); "
+          f"overview: {theirs[5]['seconds'] / ours[5]['seconds']:.1f}x faster from the preview, "
+          f"{theirs[5]['seconds'] / field0[5]['seconds']:.1f}x field by field (target >= 5x); "
           f"requests per field beyond chunks: {(ours[2] - ours[3]) / n_fields:.1f} (target <= 12)")
 
 
