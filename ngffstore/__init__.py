@@ -93,8 +93,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AxesError",
-    "ConflictError",
     "ChannelStatistics",
+    "ConflictError",
     "Image",
     "ImageSummary",
     "InputError",
