@@ -40,29 +40,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
 
 
-def start_server():
-    from s3server import MotoS3Server
-
-    server = MotoS3Server("public")
-    server.launch()
-    server.wait_ready()
-    return server
-
-
-def options_for(server) -> dict:
-    key, secret = server.credentials
-    return {"endpoint_url": server.endpoint_url, "key": key, "secret": secret}
-
-
-def env_for(server) -> dict:
-    key, secret = server.credentials
-    env = dict(os.environ)
-    env.update(
-        AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret, AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=server.endpoint_url, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        PYTHONPATH=os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]),
-    )
-    return env
+from plate import (  # benchmarks/ is sys.path[0] when run as a script
+    env_for,
+    options_for,
+    start_server,
+)
 
 
 def _options() -> dict:
