@@ -8,7 +8,7 @@ the same region costs) before forwarding it. Both tools then, in the same run:
   2 x 256^2): ngffstore ``write_plate``; ome-zarr-py ``write_image`` per field into its well
   group, then ``write_well_metadata`` per well and ``write_plate_metadata`` (its documented way);
 * **read the plate overview** in a fresh process: ngffstore ``open_plate(url).grid(level=-1)``
-  (``grid()``: every field, served by the stored plate preview) and ``grid(level=-1, fields=[0])`` (field 0
+  (``grid(64)``: every field at 64 px, served by the stored plate preview) and ``grid(level=-1, fields=[0])`` (field 0
   of every well, read field by field), and ome-zarr-py's ``Reader`` (plate node, ``data[-1]``:
   field 0 of every well);
 
@@ -167,8 +167,8 @@ def read_ngffstore(url: str, options: dict, fields: list[int] | None = None) -> 
 
     t0 = time.perf_counter()
     plate = plates.open_plate(url, storage_options=options)
-    # every field at the default overview size: what the stored preview serves
-    grid = plate.grid() if fields is None else plate.grid(level=-1, fields=fields)
+    # every field at 64 px (ome-zarr-py's lowest level here is 16 px): the stored preview serves it
+    grid = plate.grid(64) if fields is None else plate.grid(level=-1, fields=fields)
     data = grid.compute()
     return time.perf_counter() - t0, tuple(np.asarray(data).shape)
 
