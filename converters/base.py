@@ -1,70 +1,11 @@
-"""What every converter returns: a lazy array plus the metadata the store needs.
+"""What every converter returns: :class:`~ngffstore.source.Source`, the store's input type.
 
 A converter knows file formats, not Zarr: it opens its input lazily (a dask array whose chunks
-read from the file on demand) and describes it with a :class:`Source`. The ngffstore writers turn
-a Source into an OME-Zarr node.
+read from the file on demand, or a numpy array for a small input) and describes it with a
+:class:`Source`. The ngffstore writers turn a Source into an OME-Zarr node. The type itself is
+defined by the store (``ngffstore.source``); it is re-exported here.
 """
 
-from __future__ import annotations
+from ngffstore.source import Attachment, Source
 
-from dataclasses import dataclass, field
-from typing import Any
-
-import dask.array as da
-
-
-@dataclass(kw_only=True)
-class Source:
-    """A lazily readable image and what is known about it.
-
-    Attributes
-    ----------
-    data
-        Lazy array, one dimension per letter of ``axes``. Chunks should follow the file's own
-        layout (tiles, strips, planes) so each chunk is read once.
-    axes
-        Axis names, a subset of ``"tczyx"`` in that order (e.g. ``"cyx"``, ``"tczyx"``).
-    scale
-        Physical pixel size per axis name (``{"z": 0.5, "y": 0.1, "x": 0.1}``), when known.
-    units
-        NGFF unit name per axis name (``{"y": "micrometer", "t": "second"}``), when known.
-    channel_names, channel_colors
-        One entry per channel (``RRGGBB`` colours), or ``None`` when the input has none.
-    name
-        A short name for the image (file stem or OME-XML image name).
-    metadata
-        Key-value pairs the input carries (instrument, objective, wavelengths, dates...).
-    inputs
-        Local paths or URLs that were read, for provenance.
-    channel_windows
-        Display range ``(start, end)`` per channel when the input fixes one (brightfield RGB:
-        ``(0, 255)``); ``None`` lets the writer take it from the pixels.
-    attachments
-        Small images that come with the input (a slide's label, macro and thumbnail), stored
-        beside the image (``specs/attachments.md``).
-    """
-
-    data: da.Array
-    axes: str
-    scale: dict[str, float] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-    channel_names: list[str] | None = None
-    channel_colors: list[str | None] | None = None
-    name: str = "image"
-    metadata: dict[str, Any] = field(default_factory=dict)
-    inputs: list[str] = field(default_factory=list)
-    channel_windows: list[tuple[float, float]] | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Attachment:
-    """A small image that comes with an input, e.g. a slide's ``label`` or ``macro`` image.
-
-    ``data`` is a lazy ``(y, x)`` or ``(y, x, samples)`` array (RGB when it has 3 samples), read
-    only when the attachment is stored.
-    """
-
-    name: str
-    data: da.Array
-    description: str = ""
+__all__ = ["Attachment", "Source"]

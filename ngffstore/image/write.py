@@ -40,6 +40,7 @@ from ..ngff import (
 )
 from ..nodes import Node, group_document, try_read_node, write_group
 from ..pyramid import level_factors, level_scales, parse_method
+from ..source import Source
 from ..storage import Location, dump_json, storage_errors
 from .options import (
     canonical,
@@ -67,7 +68,7 @@ def as_dask(data: Any) -> da.Array:
 
 
 def _is_source(data: Any) -> bool:
-    return hasattr(data, "data") and hasattr(data, "axes") and hasattr(data, "inputs")
+    return isinstance(data, Source)
 
 
 def _check_dtype(dtype: np.dtype) -> None:

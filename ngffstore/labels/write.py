@@ -42,6 +42,7 @@ from ..nodes import (
 )
 from ..paths import check_relative_path
 from ..pyramid import parse_method
+from ..source import Source
 from ..storage import Location, storage_errors
 from .colors import RGBA, label_colors, parse_colors
 from .properties import parse_properties
@@ -202,7 +203,7 @@ def remove_labels(
 
 
 def _is_source(data: Any) -> bool:
-    return hasattr(data, "data") and hasattr(data, "axes") and hasattr(data, "inputs")
+    return isinstance(data, Source)
 
 
 def _fit_axes(
