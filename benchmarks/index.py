@@ -30,7 +30,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from ngffstore.index import build_index, clear_cache, touch
+from ngffstore.index import build_index, clear_cache
+from ngffstore.journal import notify
 from ngffstore.metadata import Metadata
 from ngffstore.ngff import parse_image_attrs
 from ngffstore.search import search
@@ -193,7 +194,7 @@ def main() -> None:
 
     new = generate(root, args.n, 10, seed=1)
     for rel in new:
-        touch(root.child(rel), operation="write_image", zarr_format=3)
+        notify(root.child(rel), operation="write_image", zarr_format=3)
     t_inc, inc = timed(build_index, root, label="incremental")
     assert inc.mode == "incremental" and inc.rows == args.n + 10 and inc.nodes_refreshed == 10
 

@@ -34,7 +34,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import provenance
+from . import journal, provenance
 from .errors import (
     InputError,
     NgffStoreError,
@@ -593,9 +593,7 @@ def _finish(
             _write_index(dest, plan.index_table)
         rows = _count_rows(dest)
     else:
-        from . import index
-
-        index.touch(dest, operation="copy")
+        journal.notify(dest, operation="copy")
     state.complete = True
     state.flush(force=True)
     return rows

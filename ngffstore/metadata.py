@@ -3,7 +3,7 @@
 Stored under ``attributes["ngffstore"]["metadata"]`` of the node's group (see
 ``specs/metadata.md``); tables are Parquet files under ``<node>/tables/``. Every write is a
 read-modify-write of the group document that leaves the NGFF keys untouched, appends a
-provenance record and leaves an index fragment (:func:`ngffstore.index.touch`).
+provenance record and leaves an index fragment (:func:`ngffstore.journal.notify`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import nodes, provenance
+from . import journal, nodes, provenance
 from .errors import (
     ConflictError,
     InputError,
@@ -310,9 +310,12 @@ def update_group(
 
 def _check_node(location: Location, attrs: Mapping[str, Any], action: str) -> str:
     kind = node_kind(attrs)
-    if kind not in ("image", "label", "plate", "well"):
+    if kind is None and "bioformats2raw.layout" in ome_attrs(attrs)[1]:
+        kind = "collection"  # a bioformats2raw container (see ngffstore.collection)
+    if kind not in ("image", "label", "plate", "well", "collection"):
         raise NotNgffError(
-            f"cannot {action} at {location.url}: it is not an OME-NGFF image, plate or well"
+            f"cannot {action} at {location.url}: it is not an OME-NGFF image, plate or well "
+            "(or a bioformats2raw collection)"
         )
     block = attrs.get("ngffstore")
     if isinstance(block, Mapping) and "writing" in block:
@@ -331,9 +334,7 @@ def _with_metadata(attrs: dict[str, Any], meta: Metadata, record: dict[str, Any]
 
 
 def _touch(location: Location, record: Mapping[str, Any], zarr_format: int) -> None:
-    from . import index
-
-    index.touch(location, operation=str(record.get("operation")), zarr_format=zarr_format)
+    journal.notify(location, operation=str(record.get("operation")), zarr_format=zarr_format)
 
 
 # ---------------------------------------------------------------------------------------------

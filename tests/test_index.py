@@ -23,8 +23,8 @@ from ngffstore.index import (
     check_index,
     index_status,
     load_index,
-    touch,
 )
+from ngffstore.journal import notify
 from ngffstore.metadata import attach_table, write_metadata
 from ngffstore.search import (
     ExpressionError,
@@ -210,11 +210,11 @@ def test_incremental_update_reads_only_what_changed(tmp_path):
 def test_new_removed_and_relabelled_nodes(collection):
     build_index(collection)
     make_image(f"{collection}/new.zarr", channels=("BF",))
-    touch(f"{collection}/new.zarr", operation="write_image", zarr_format=3)
+    notify(f"{collection}/new.zarr", operation="write_image", zarr_format=3)
     shutil.rmtree(f"{collection}/b.zarr")
-    touch(f"{collection}/b.zarr", operation="delete")
+    notify(f"{collection}/b.zarr", operation="delete")
     _group(f"{collection}/a.zarr/labels", {"ome": {"version": "0.5", "labels": ["cells", "nuclei", "vesicles"]}})
-    touch(f"{collection}/a.zarr/labels/vesicles", operation="write_labels")  # a label node -> its image
+    notify(f"{collection}/a.zarr/labels/vesicles", operation="write_labels")  # a label node -> its image
     report = build_index(collection)
     assert report.mode == "incremental" and not report.problems
     df = search(collection, "").set_index("path")
@@ -260,21 +260,21 @@ def test_unreadable_nodes_are_reported_not_fatal(collection):
 # -- the journal --------------------------------------------------------------------------------
 
 
-def test_touch_finds_every_root_above(tmp_path):
+def test_notify_finds_every_root_above(tmp_path):
     outer = str(tmp_path / "outer")
     inner = f"{outer}/inner"
     make_image(f"{inner}/img.zarr")
-    assert touch(f"{inner}/img.zarr") == []  # no index yet: nothing written
+    assert notify(f"{inner}/img.zarr") == []  # no index yet: nothing written
     assert not os.path.exists(f"{outer}/{JOURNAL}")
     build_index(outer)
     build_index(inner)
-    assert touch(f"{inner}/img.zarr", operation="x") == [inner, outer]
+    assert notify(f"{inner}/img.zarr", operation="x") == [inner, outer]
     for root, rel in ((inner, "img.zarr"), (outer, "inner/img.zarr")):
         (name,) = os.listdir(f"{root}/{JOURNAL}")
         with open(f"{root}/{JOURNAL}/{name}") as f:
             body = json.load(f)
         assert body["path"] == rel and body["operation"] == "x"
-    assert touch(f"{inner}/img.zarr", root=inner) == [inner]
+    assert notify(f"{inner}/img.zarr", root=inner) == [inner]
 
 
 def test_old_fragments_are_collected_after_the_grace_period(collection):
@@ -323,7 +323,7 @@ def test_stale_index_is_reported_and_folded_in(collection):
 def test_changes_nobody_journaled_are_found_by_check(collection):
     build_index(collection)
     assert check_index(collection).current
-    make_image(f"{collection}/b.zarr", fmt=2, kv={"strain": "edited by hand"})  # no touch()
+    make_image(f"{collection}/b.zarr", fmt=2, kv={"strain": "edited by hand"})  # no notify()
     make_image(f"{collection}/extra.zarr")
     check = check_index(collection)
     assert not check.current and check.changed == ("b.zarr",) and check.added == ("extra.zarr",)
@@ -563,3 +563,11 @@ def test_anonymous_search_of_a_public_bucket(s3_server, s3_anon_options, tmp_pat
     build_index(root, storage_options=writer)  # the publisher indexes once...
     res = search(root, 'strain == "W303"', storage_options=s3_anon_options)  # ...anyone searches
     assert _paths(res) == ["b.zarr"] and res.status.current
+
+
+def test_index_touch_is_a_deprecated_alias_of_journal_notify(tmp_path):
+    make_image(f"{tmp_path}/img.zarr")
+    build_index(str(tmp_path))
+    with pytest.warns(DeprecationWarning, match=r"ngffstore.index.touch is deprecated; use ngffstore.journal.notify"):
+        assert index.touch(f"{tmp_path}/img.zarr") == [str(tmp_path)]
+    assert len(os.listdir(f"{tmp_path}/{JOURNAL}")) == 1

@@ -13,7 +13,8 @@ import pytest
 from ngffstore.cli import main
 from ngffstore.errors import InputError
 from ngffstore.image import write_image
-from ngffstore.index import INDEX_FILE, JOURNAL, build_index, touch
+from ngffstore.index import INDEX_FILE, JOURNAL, build_index
+from ngffstore.journal import notify
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def collection(tmp_path):
                     progress=False, scheduler="synchronous")
     build_index(str(root))
     for name in ("a.ome.zarr", "b.ome.zarr"):
-        touch(str(root / name))
+        notify(str(root / name))
     report = build_index(str(root))
     assert report.fragments_applied == 2 and report.fragments_removed == 0
     return root

@@ -6,8 +6,8 @@ Layout under a collection root::
     .ngffstore-index/root.json               marks the root (written before the first crawl)
     .ngffstore-index/journal/<t>-<id>.json   one fragment per write: "this node changed"
 
-Writers never touch the index file: after a write they call :func:`touch`, which puts a small,
-uniquely named fragment in the journal of every collection root above the node (no lock, no
+Writers never touch the index file: after a write they call :func:`ngffstore.journal.notify`
+(which does not import this package), which puts a small, uniquely named fragment in the journal of every collection root above the node (no lock, no
 read-modify-write). :func:`build_index` folds the journal in: it re-reads only the nodes the
 pending fragments name and replaces their rows. The attributes in the store stay the source of
 truth; the index can always be rebuilt from them (``rebuild=True``).

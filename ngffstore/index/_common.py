@@ -8,10 +8,9 @@ from typing import Any
 from ..errors import StorageError, StoreNotFoundError
 
 # defined where writers find them without loading pyarrow
-from ..journal import INDEX_DIR, MARKER, NO_INDEX_PROTOCOLS  # noqa: F401
+from ..journal import INDEX_DIR, JOURNAL, MARKER, NO_INDEX_PROTOCOLS  # noqa: F401
 
 INDEX_FILE = "ngffstore-index.parquet"
-JOURNAL = f"{INDEX_DIR}/journal"
 FORMAT = "ngffstore-index/1"
 #: Journal fragments are deleted once applied and older than this (seconds); an update that
 #: runs for more than half of it refuses to publish (see specs/index.md, "Why nothing is lost").

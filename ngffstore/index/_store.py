@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import posixpath
-import socket
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import journal, provenance
+from .._deprecated import renamed
 from ..errors import NgffStoreError, StorageAccessError, StorageError, StoreNotFoundError
 from ..storage import Location, storage_errors
 from ._common import (
@@ -451,63 +451,5 @@ def find_roots(url: Any, *, storage_options: Mapping[str, Any] | None = None) ->
     return journal.find_roots(url, storage_options=storage_options)
 
 
-def _relative(node: Location, root: Location) -> str | None:
-    node_path, root_path = node.path.rstrip("/"), root.path.rstrip("/")
-    if node_path == root_path:
-        return ""
-    if not root_path:
-        return node_path.strip("/")
-    if node_path.startswith(root_path + "/"):
-        return node_path[len(root_path) + 1 :]
-    return None
-
-
-def touch(
-    url: Any,
-    *,
-    operation: str = "write",
-    zarr_format: int | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-    root: Any = None,
-) -> list[str]:
-    """Record that the node at ``url`` changed, for every index above it. Call after a write.
-
-    Writes one small, uniquely named fragment into the journal of each collection root at or
-    above ``url`` (or of ``root`` only, when given); the next :func:`build_index` re-reads that
-    node. Costs one GET per ancestor folder plus one PUT per root; never raises (a fragment that
-    cannot be written is logged, and ``ngffstore index --check`` will find the change).
-
-    Returns the URLs of the roots journaled to.
-    """
-    location = Location.parse(url, storage_options)
-    try:
-        roots = (
-            [Location.parse(root, storage_options)] if root is not None else find_roots(location)
-        )
-    except Exception as exc:  # noqa: BLE001 - a write must not fail because an index was not told
-        log.warning("cannot look for an index above %s: %s", location.url, exc)
-        return []
-    done = []
-    for r in roots:
-        rel = _relative(location, r)
-        if rel is None:
-            log.warning("%s is not below the index root %s; not journaled", location.url, r.url)
-            continue
-        body = {
-            "path": rel,
-            "operation": operation,
-            "time": provenance.now(),
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "zarr_format": zarr_format,
-        }
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.json"
-        try:
-            r.write_json(f"{JOURNAL}/{name}", body)
-            done.append(r.url)
-        except Exception as exc:  # noqa: BLE001 - logged; `ngffstore index --check` finds it
-            log.warning(
-                "could not journal the change of %s for the index at %s (%s); "
-                "run 'ngffstore index %s' to bring it up to date", location.url, r.url, exc, r.url,
-            )
-    return done
+#: Deprecated alias of :func:`ngffstore.journal.notify`, the one call writers make after a write.
+touch = renamed("index.touch", journal.notify, "journal.notify")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError, NotNgffError, ReadError
+from ..journal import notify
 from ..ngff import Channel, ome_attrs
 from ..nodes import read_node, update_attributes
 from ..storage import Location
@@ -362,9 +363,7 @@ def build_preview(
 
     update_attributes(location, register, zarr_format=zarr_format, what="register the preview in")
     if journal:
-        from .. import index
-
-        index.touch(location, operation="plate_preview", zarr_format=zarr_format)
+        notify(location, operation="plate_preview", zarr_format=zarr_format)
     return PreviewSummary(
         url=target.url, tile=(th, tw), layout=layout, shape=full, levels=len(summary.levels),
         fields=len(prints) - len(missing), missing=tuple(sorted(missing)),

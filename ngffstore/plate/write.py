@@ -30,7 +30,7 @@ from typing import Any
 
 import dask
 
-from .. import index, parallel, provenance
+from .. import journal, parallel, provenance
 from ..errors import InputError, NgffStoreError
 from ..image import write as image_write
 from ..ngff import SUPPORTED_VERSIONS, ome_attrs, wrap_ome
@@ -500,7 +500,7 @@ def write_plate(
         from .preview import build_preview
 
         build_preview(location, scheduler=scheduler, progress=False, journal=False)
-    index.touch(location, operation="write_plate", zarr_format=zarr_format)
+    journal.notify(location, operation="write_plate", zarr_format=zarr_format)
     resumed = sum(1 for s in summaries if s is None)
     return PlateSummary(
         url=location.url, name=plate_name, version=version, rows=tuple(resolved.rows),
