@@ -713,11 +713,9 @@ def _write_plate(root: Any, placement: Mapping[str, tuple[str, str, str]], name:
 
 def _touch_index(root: Any) -> None:
     """Tell the metadata index above the collection (if any) that it changed."""
-    try:
-        from .. import index
-    except ImportError:  # pragma: no cover - the index is optional here
-        return
-    index.touch(root, operation="assemble")
+    from ..journal import notify
+
+    notify(root, operation="assemble")
 
 
 __all__ = ["AssembleResult", "assemble"]

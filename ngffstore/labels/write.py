@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import dask.array as da
 import numpy as np
 
-from .. import index, parallel, provenance
+from .. import journal, parallel, provenance
 from ..codecs import Compression
 from ..errors import ConflictError, InputError, OutputExistsError, StoreNotFoundError
 from ..image.options import parse_block_shape, resolve_shards
@@ -575,7 +575,7 @@ def write_labels(
     attrs = with_stored_bytes(attrs, zarr_format, sum(sizes.values()) + write.written)
     finish_node_write(write, attrs)
     # the index has a row per image, labels included: journal the image (fewer ancestors to probe)
-    index.touch(location, operation="write_labels", zarr_format=zarr_format)
+    journal.notify(location, operation="write_labels", zarr_format=zarr_format)
     _add_to_listing(location, zarr_format, version, name)
     return _written_labels(location, name, target, zarr_format, attrs, spec, crop_shapes=parent_shapes if crop else None)
 

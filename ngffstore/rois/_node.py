@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import journal
 from ..errors import (
     NotNgffError,
     ReadError,
@@ -102,21 +103,11 @@ def commit(
 
 
 def _touch_index(node: Node, attrs: Mapping[str, Any]) -> None:
-    """Leave an index fragment when the index module is there (it keeps the catalogue current)."""
-    import importlib.util
-
-    if importlib.util.find_spec("ngffstore.index") is None:
-        return
-    from .. import index
-
-    touch = getattr(index, "touch", None)
-    if touch is not None:
-        rec = (attrs.get("ngffstore") or {}).get("provenance") or [{}]
-        touch(
-            node.location,
-            operation=str(rec[-1].get("operation", "write_rois")),
-            zarr_format=node.zarr_format,
-        )
+    """Leave an index fragment (it keeps the catalogue current)."""
+    rec = (attrs.get("ngffstore") or {}).get("provenance") or [{}]
+    journal.notify(
+        node.location, operation=str(rec[-1].get("operation", "write_rois")), zarr_format=node.zarr_format
+    )
 
 
 def image_extent(location: Location, attrs: Mapping[str, Any], zarr_format: int) -> tuple[int, int]:
