@@ -280,6 +280,20 @@ _ACCESS_CODES = (
 )
 
 
+def write_text(url: Any, text: str, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    """Write ``text`` (UTF-8) to a file given as a local path or a URL (an exported file, a
+    CSV): a local file is written in place, an object in one PUT."""
+    location = Location.parse(os.fspath(url), storage_options)
+    if location.is_local:
+        try:
+            with open(location.path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise NgffStoreError(f"cannot write {location.path}: {exc.strerror or _short(exc)}") from None
+        return
+    location.parent.write_bytes(location.name, text.encode("utf-8"))
+
+
 def _is_access_error(exc: BaseException) -> bool:
     if isinstance(exc, PermissionError):
         return True
