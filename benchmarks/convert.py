@@ -297,7 +297,8 @@ def make_plate(workdir: str, size: int, wells: int, fields: int) -> dict:
 
 
 def run_plate_ngffstore(folder: str, out: str, axes: str) -> None:
-    from ngffstore.plate import from_pattern, write_plate
+    from converters.plate import from_pattern
+    from ngffstore.plate import write_plate
 
     write_plate(from_pattern(folder, PLATE_PATTERN), out, chunks=CHUNK, compression=f"zstd:{LEVEL}",
                 min_size=MIN_SIZE, progress=False, overwrite=True)

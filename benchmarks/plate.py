@@ -164,7 +164,7 @@ def timed_read(server, tool: str, url: str, out: str, fields: str = "all") -> di
 
 def subset_input(folder: str, wells: list[str], fields: int, limit: int):
     """The first ``limit`` fields of the plate input (for the build comparison)."""
-    from ngffstore.plate import from_pattern
+    from converters.plate import from_pattern
 
     plate_input = from_pattern(folder, PATTERN)
     keep = {(w, s) for w, s in [(w, s) for w in wells for s in range(1, fields + 1)][:limit]}
@@ -249,7 +249,8 @@ def main() -> None:
             # batch: moto stores ~50 objects/s, a direct build of a full plate takes ~15 min)
             local = os.path.join(tmp, "plate.zarr")
             t0 = time.perf_counter()
-            from ngffstore.plate import from_pattern, write_plate
+            from converters.plate import from_pattern
+            from ngffstore.plate import write_plate
 
             summary = write_plate(from_pattern(folder, PATTERN), local, progress=True)
             built = time.perf_counter() - t0

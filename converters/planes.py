@@ -83,9 +83,27 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # ---------------------------------------------------------------------------------------------
 # name patterns
 # ---------------------------------------------------------------------------------------------
+_FORMAT_SPEC = re.compile(r"[<>=^]?[+\- ]?#?0?\d*[,_]?(\.\d+)?[bcdeEfFgGnosxX%]")
+"""A Python format spec (``{t:03d}``): a mistake, fields take a regular expression after ``:``."""
+
+
+def _literal(text: str) -> str:
+    """Literal template text as a regex; ``*`` matches any text within one folder name."""
+    return "[^/]*?".join(re.escape(p) for p in text.split("*"))
+
+
 @dataclass(frozen=True)
 class NamePattern:
-    """A compiled file or folder name pattern: a ``{field}`` template or a regular expression."""
+    """A compiled file or folder name pattern: a ``{field}`` template or a regular expression.
+
+    The one filename-pattern syntax of the converters (plane folders here, plate layouts in
+    :mod:`converters.plate`): ``{field}`` names a part, ``{field:REGEX}`` gives its regular
+    expression, ``*`` matches any text within one folder name, ``{{`` and ``}}`` are literal
+    braces; a text containing ``(?P<`` is a regular expression with named groups, used as is.
+    Each use names its fields (``groups``: the default regex per field, ``aliases``: other
+    spellings); a field without a default is a number (``t``, ``z``, ``p``), any text
+    (``name``), or text up to the character that follows it in the template.
+    """
 
     text: str
     regex: re.Pattern[str]
@@ -93,15 +111,42 @@ class NamePattern:
     is_regex: bool = False
 
     @classmethod
-    def parse(cls, text: str, *, what: str = "pattern") -> NamePattern:
+    def parse(
+        cls,
+        text: str,
+        *,
+        what: str = "pattern",
+        groups: Mapping[str, str] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        known: Sequence[str] | None = None,
+        ignore_case: bool = False,
+        example: str = DEFAULT_PATTERN,
+    ) -> NamePattern:
+        """Compile ``text``; ``known`` (when given) lists the only field names allowed."""
+        aliases = aliases or {}
+        groups = groups or {}
+
+        def canonical(name: str) -> str:
+            return aliases.get(name.lower(), name.lower() if known is not None else name)
+
+        def check_known(names: Sequence[str]) -> None:
+            unknown = [n for n in names if known is not None and n not in known]
+            if unknown:
+                raise InputError(
+                    f"unknown part {{{unknown[0]}}} in the {what} {text!r}; use "
+                    + ", ".join("{" + k + "}" for k in known)
+                )
+
         if not isinstance(text, str) or not text.strip():
-            raise InputError(f"the {what} is empty; give e.g. {DEFAULT_PATTERN!r}")
+            raise InputError(f"the {what} is empty; give e.g. {example!r}")
         if "(?P<" in text:
             try:
                 regex = re.compile(text)
             except re.error as exc:
                 raise InputError(f"the {what} {text!r} is not a valid regular expression: {exc}") from None
-            return cls(text, regex, tuple(regex.groupindex), is_regex=True)
+            names = [canonical(n) for n in regex.groupindex]
+            check_known(names)
+            return cls(text, regex, tuple(names), is_regex=True)
         try:
             parts = list(string.Formatter().parse(text))
         except ValueError as exc:
@@ -111,31 +156,42 @@ class NamePattern:
             ) from None
         regex_parts: list[str] = []
         fields: list[str] = []
-        for i, (literal, name, spec, conversion) in enumerate(parts):
-            regex_parts.append(re.escape(literal))
-            if name is None:
+        for i, (literal, raw, spec, conversion) in enumerate(parts):
+            regex_parts.append(_literal(literal))
+            if raw is None:
                 continue
-            if not name.isidentifier() or spec or conversion:
+            if not raw.isidentifier() or conversion or (spec and _FORMAT_SPEC.fullmatch(spec)):
                 raise InputError(
-                    f"the {what} {text!r} has a field {{{name}{':' + spec if spec else ''}}}; "
-                    "fields are plain names such as {t}, {c}, {z}, {name}, {p}"
+                    f"the {what} {text!r} has a field {{{raw}{':' + spec if spec else ''}}}; "
+                    "fields are plain names such as {t}, {c}, {z}, {name}, {p}, or {name:REGEX} "
+                    "with a regular expression"
                 )
+            name = canonical(raw)
+            check_known([name])
             if name in fields:
                 raise InputError(f"the {what} {text!r} names the field {{{name}}} twice")
             fields.append(name)
             following = parts[i + 1][0] if i + 1 < len(parts) else ""
-            if name in NUMERIC_FIELDS:
+            if spec:
+                group = spec
+            elif name in groups:
+                group = groups[name]
+            elif name in NUMERIC_FIELDS:
                 group = r"\d+"
             elif name == "name":
                 group = ".+"
-            elif following:
+            elif following and following[0] != "*":
                 group = f"[^{re.escape(following[0])}]+"
             else:
                 group = ".+?" if i + 1 < len(parts) else ".+"
             regex_parts.append(f"(?P<{name}>{group})")
         if not fields:
-            raise InputError(f"the {what} {text!r} has no fields; use e.g. {DEFAULT_PATTERN!r}")
-        return cls(text, re.compile("".join(regex_parts)), tuple(fields))
+            raise InputError(f"the {what} {text!r} has no fields; use e.g. {example!r}")
+        try:
+            regex = re.compile("".join(regex_parts), re.IGNORECASE if ignore_case else 0)
+        except re.error as exc:
+            raise InputError(f"cannot use the {what} {text!r}: {exc}") from None
+        return cls(text, regex, tuple(fields))
 
     def match(self, name: str, stem_: str | None = None) -> dict[str, str] | None:
         """The fields of ``name`` (tried without its suffix first), or None when it does not match."""

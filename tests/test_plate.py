@@ -17,12 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ngffstore
+from converters.plate import from_manifest, from_pattern, from_tree
 from ngffstore.errors import NotNgffError, OutputExistsError
 from ngffstore.plate import (
     PlateInputError,
-    from_manifest,
-    from_pattern,
-    from_tree,
     open_plate,
     write_plate,
     write_plate_metadata,

@@ -125,8 +125,8 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from .. import plugins
     from ..errors import InputError
-    from ..plate import from_manifest, from_pattern, from_tree, write_plate
 
     if args.preview_url is not None:
         if args.output != "preview":
@@ -138,27 +138,17 @@ def run_build(args: argparse.Namespace) -> int:
                          "(or 'ngffstore plate preview URL' for a plate's preview)")
     if args.check or args.force or args.tile is not None:
         raise InputError("--check, --force and --tile belong to 'ngffstore plate preview URL'")
-    if args.folder and not args.pattern:
-        raise InputError("--folder needs --pattern, e.g. --pattern '{well}_s{field}_w{channel}.tif' (or use --tree)")
-    if args.pattern and not args.folder:
-        raise InputError("--pattern names files below --folder; give --folder DIR")
-    source = args.manifest or args.folder or args.tree
-    in_options = storage_options_for(source, args)
-    if args.manifest:
-        plate_input = from_manifest(args.manifest, storage_options=in_options)
-    elif args.folder:
-        plate_input = from_pattern(args.folder, args.pattern, storage_options=in_options)
-    else:
-        plate_input = from_tree(args.tree, storage_options=in_options)
     options = output_kwargs(args)  # every field gets the options of convert
     if args.pixel_size is not None:
         options["scale"] = args.pixel_size
         options["units"] = _units(args.pixel_size, args.unit)
     if args.channel_names:
         options["channels"] = [c.strip() for c in args.channel_names.split(",")]
-    summary = write_plate(
-        plate_input, args.output, rows=args.rows, columns=args.columns, name=args.plate_name,
-        axes=args.axes, preview=args.preview, **options,
+    source = args.manifest or args.folder or args.tree
+    summary = plugins.converters().build_plate(
+        args.output, manifest=args.manifest, folder=args.folder, pattern=args.pattern, tree=args.tree,
+        input_storage_options=storage_options_for(source, args), rows=args.rows, columns=args.columns,
+        name=args.plate_name, axes=args.axes, preview=args.preview, **options,
     )
     print(json.dumps(summary.to_dict(), indent=2, default=str) if args.json else summary.to_text())
     return 0

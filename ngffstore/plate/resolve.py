@@ -1,24 +1,27 @@
 """Checking a plate input before anything is written: names, duplicates, files, shapes.
 
-Every field's image is opened lazily (file headers only, no pixels) and every problem is
-collected, so one :class:`~ngffstore.plate.inputs.PlateInputError` lists all offenders.
+Every field's image is an array or a :class:`~ngffstore.source.Source` (a builder's input that
+names files opens them first, headers only, through :meth:`PlateInput.opened`) and every
+problem is collected, so one :class:`~ngffstore.plate.inputs.PlateInputError` lists all
+offenders.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputNotFoundError, NgffStoreError
+from .. import plugins
+from .._deprecated import REMOVED_IN, warn_deprecated
+from ..errors import NgffStoreError
 from ..image.options import canonical, parse_axes
-from .inputs import FieldPlanes, PlateField, PlateInput, describe_field, unique
+from ..source import Source
+from .inputs import PlateField, PlateInput, describe_field, unique
 from .names import (
     infer_layout,
     natural_key,
@@ -41,7 +44,7 @@ class ResolvedField:
     fid: Any
     acquisition: int | None
     source: Any
-    """A ``converters.Source`` (files) or a numpy/dask/Zarr array."""
+    """A :class:`~ngffstore.source.Source` or a numpy/dask/Zarr array."""
     axes: str
     """Canonical axes (``tczyx`` order) of the image as written."""
     shape: tuple[int, ...]
@@ -85,6 +88,7 @@ def resolve(
     axes: str | None = None,
 ) -> Resolved:
     """Check ``plate_input`` and open every field's image (headers only)."""
+    plate_input = _open_files(plate_input, axes)
     problems = list(plate_input.problems)
     named: list[tuple[PlateField, str, str, Any]] = []
     for f in plate_input.fields:
@@ -139,7 +143,7 @@ def resolve(
     problems.extend(acq_problems)
     single_acq = acq_list[0]["id"] if acq_list and len(acq_list) == 1 else None
 
-    opened = _open_all(kept, plate_input.storage_options, axes, problems)
+    opened = _open_all(kept, axes, problems)
     fields = []
     for (f, row, column, fid), result in zip(kept, opened):
         if result is None:
@@ -193,62 +197,21 @@ _Opened = tuple[Any, str, tuple[int, ...], str, "tuple[str, ...] | None", list[s
 
 def _open_all(
     kept: Sequence[tuple[PlateField, str, str, Any]],
-    storage_options: Mapping[str, Any] | None,
     axes: str | None,
     problems: list[tuple[str, str]],
 ) -> list[_Opened | None]:
-    files: list[str] = []
-    for f, *_ in kept:
-        if isinstance(f.source, FieldPlanes):
-            files.extend(f.source.files)
-        elif isinstance(f.source, (str, os.PathLike)):
-            files.append(os.fspath(f.source))
-    files = unique(files)
-    sources: dict[str, Any] = {}
-    errors: dict[str, NgffStoreError] = {}
-
-    def open_one(path: str) -> None:
-        import converters
-
-        try:
-            sources[path] = converters.open_source(path, axes=axes, storage_options=storage_options)
-        except NgffStoreError as exc:
-            errors[path] = exc
-
-    if files:
-        with ThreadPoolExecutor(min(OPEN_THREADS, len(files))) as pool:
-            list(pool.map(open_one, files))
-    missing = [p for p in files if isinstance(errors.get(p), InputNotFoundError)]
-    if missing:
-        problems.append(("missing files", ", ".join(missing)))
-    for p in files:
-        if p in errors and p not in missing:
-            problems.append(("unreadable files", str(errors[p])))
-    values = _plane_values([f.source for f, *_ in kept if isinstance(f.source, FieldPlanes)])
     out: list[_Opened | None] = []
     for f, row, column, fid in kept:
         label = describe_field(row, column, fid, f.acquisition)
         try:
-            if isinstance(f.source, FieldPlanes):
-                out.append(_stack(f.source, values[f.source.axes], sources, label, problems))
-            elif isinstance(f.source, (str, os.PathLike)):
-                src = sources.get(os.fspath(f.source))
-                out.append(_from_source(src) if src is not None else None)
-            elif _is_source(f.source):
-                out.append(_from_source(f.source))
-            else:
-                out.append(_from_array(f.source, axes))
+            out.append(_from_source(f.source) if isinstance(f.source, Source) else _from_array(f.source, axes))
         except NgffStoreError as exc:
             problems.append(("unusable images", f"{label}: {exc}"))
             out.append(None)
     return out
 
 
-def _is_source(obj: Any) -> bool:
-    return hasattr(obj, "data") and hasattr(obj, "axes") and hasattr(obj, "inputs")
-
-
-def _from_source(src: Any) -> _Opened:
+def _from_source(src: Source) -> _Opened:
     axes_c, order = canonical(src.axes)
     shape = tuple(int(src.data.shape[i]) for i in order)
     names = tuple(src.channel_names) if src.channel_names else None
@@ -265,102 +228,27 @@ def _from_array(data: Any, axes: str | None) -> _Opened:
     return (data, axes_c, shape, str(np.dtype(arr.dtype)), None, [], given)
 
 
-def _plane_values(all_planes: Sequence[FieldPlanes]) -> dict[str, list[list[Any]]]:
-    """The values of each stacking axis over the whole plate, in stacking order: numbers sorted,
-    channel names in order of first appearance. Every field must have every combination."""
-    out: dict[str, list[list[Any]]] = {}
-    for axes in unique(p.axes for p in all_planes):
-        group = [p for p in all_planes if p.axes == axes]
-        values = []
-        for i, a in enumerate(axes):
-            vals = unique(k[i] for p in group for k, _ in p.planes)
-            if a != "c" or all(isinstance(v, int) for v in vals):
-                vals = sorted(vals, key=natural_key)
-            values.append(vals)
-        out[axes] = values
-    return out
+def _names_files(source: Any) -> bool:
+    """Whether a field's source is a file (a path, or a converters' layout object such as plane
+    files) rather than an array or a Source."""
+    if isinstance(source, (str, os.PathLike)):
+        return True
+    return not isinstance(source, Source) and not hasattr(source, "shape") and not hasattr(source, "__array__")
 
 
-def _stack(
-    planes: FieldPlanes,
-    values: Sequence[Sequence[Any]],
-    sources: Mapping[str, Any],
-    label: str,
-    problems: list[tuple[str, str]],
-) -> _Opened | None:
-    """One lazy image from a field's plane files, stacked along ``planes.axes`` (t, c, z)."""
-    import dask.array as da
-
-    from converters import Source
-
-    opened = [(key, path, sources[path]) for key, path in planes.planes if path in sources]
-    if len(opened) < len(planes.planes):
-        return None  # reported as missing or unreadable
-    first = opened[0][2]
-    layouts = {(s.axes, tuple(s.data.shape), str(s.data.dtype)) for _, _, s in opened}
-    if len(layouts) > 1:
-        desc = sorted(f"{a} {'x'.join(map(str, sh))} {dt}" for a, sh, dt in layouts)
-        problems.append(("fields whose plane files differ in shape or dtype", f"{label} ({' / '.join(desc)})"))
-        return None
-    clash = [a for a in planes.axes if a in first.axes]
-    if clash:
-        problems.append(
-            ("plane files that already have the axis the layout stacks along",
-             f"{label}: {os.path.basename(opened[0][1])} has axes {first.axes}, the layout adds {''.join(clash)}")
+def _open_files(plate_input: PlateInput, axes: str | None) -> PlateInput:
+    """Fields that name files opened by the input converters (deprecated: open them first, e.g.
+    with ``converters.plate``'s builders or ``converters.open_source``)."""
+    plate_input = plate_input.opened(axes=axes)
+    if any(_names_files(f.source) for f in plate_input.fields):
+        warn_deprecated(
+            "write_plate() with file paths as field sources is deprecated; give Sources "
+            "(converters.open_source(path)) or a converters.plate builder's input "
+            f"(removed in {REMOVED_IN})",
+            stacklevel=4,  # write_plate's caller
         )
-        return None
-    by_key = {k: s for k, _, s in opened}
-    lacking = [
-        " ".join(f"{_axis_word(a)} {v}" for a, v in zip(planes.axes, combo))
-        for combo in itertools.product(*values)
-        if combo not in by_key
-    ]
-    if lacking:
-        problems.append(("fields with missing planes", f"{label} lacks {', '.join(lacking[:4])}"
-                         + (f" (+{len(lacking) - 4})" if len(lacking) > 4 else "")))
-        return None
-
-    def build(level: int, prefix: tuple[Any, ...]) -> Any:
-        if level == len(values):
-            return by_key[prefix].data
-        return da.stack([build(level + 1, prefix + (v,)) for v in values[level]])
-
-    data = build(0, ())
-    axes = planes.axes + first.axes
-    # a single z or t plane needs no axis; a single channel keeps its name
-    for i in reversed(range(len(planes.axes))):
-        if planes.axes[i] != "c" and len(values[i]) == 1:
-            data = data[(slice(None),) * i + (0,)]
-            axes = axes[:i] + axes[i + 1:]
-    axes_c, order = canonical(axes)
-    if axes_c != axes:
-        data = data.transpose(order)
-    channel_names: list[str] | None = None
-    channel_colors: list[str | None] | None = None
-    if "c" in planes.axes:
-        ci = planes.axes.index("c")
-        channel_names, channel_colors = [], []
-        for v in values[ci]:
-            src = next(s for k, _, s in opened if k[ci] == v)  # every field has every plane
-            own = src.channel_names or []
-            channel_names.append(own[0] if len(own) == 1 else (f"channel {v}" if isinstance(v, int) else str(v)))
-            colors = src.channel_colors or []
-            channel_colors.append(colors[0] if len(colors) == 1 else None)
-        if not any(channel_colors):
-            channel_colors = None
-    elif first.channel_names:
-        channel_names, channel_colors = list(first.channel_names), first.channel_colors
-    inputs = [p for _, p, _ in opened]
-    src = Source(
-        data=data, axes=axes_c, scale=dict(first.scale), units=dict(first.units),
-        channel_names=channel_names, channel_colors=channel_colors, name=first.name,
-        metadata=dict(first.metadata), inputs=inputs,
-    )
-    return _from_source(src)
-
-
-def _axis_word(axis: str) -> str:
-    return {"c": "channel", "z": "z", "t": "t"}[axis]
+        plate_input = plugins.converters().open_plate_fields(plate_input, axes=axes)
+    return plate_input
 
 
 def _check_consistent(fields: Sequence[ResolvedField], problems: list[tuple[str, str]]) -> None:
