@@ -33,7 +33,8 @@ from ..image.levels import check_stored_unit, nearest_index, output_shape
 from ..image.read import DEFAULT_MEMORY_CAP
 from ..ngff import Channel
 from ..storage import translate_storage_error
-from .read import FieldRef, field_slots
+from .names import FieldRef, field_slots
+from .registration import Registration, registered_preview, usable_level
 
 if TYPE_CHECKING:
     from ..image import Image
@@ -274,8 +275,6 @@ def _from_preview(
     """The mosaic from the plate's stored preview when it is registered, fresh (by the cheap
     rule: no request) and holds what is asked (z=0, t=0, every field, a tile no larger than
     the preview's); else None."""
-    from .preview import preview_mosaic, registered_preview, usable_level
-
     if level is not None or fields is not None or max_size is None:
         return None
     if z not in (0, None) or t not in (0, None):
@@ -540,5 +539,95 @@ def _read_error(exc: BaseException, storage: Storage, field: str, read: _Read) -
         "the field is corrupt or incomplete — rewrite it or check it with 'ngffstore validate'"
     )
 
+
+# -- the stored preview -----------------------------------------------------------------------
+
+
+def preview_mosaic(
+    plate: Plate, reg: Registration, *, max_size: int | None, c: Any, gap: int, index: int,
+    memory_cap: int | None = None,
+) -> Mosaic:
+    """A :class:`Mosaic` read from the preview level ``index`` (one GET when computed): tiles
+    reduced to ``max_size`` (nearest neighbour), ``gap`` pixels of zeros between wells."""
+    lv = reg.levels[index]
+    lth, ltw = int(lv["tile"][0]), int(lv["tile"][1])
+    shape = tuple(int(s) for s in lv["shape"])
+    oth, otw = output_shape(lth, ltw, max_size)
+    fh, fw = reg.layout
+    n_rows, n_cols = len(plate.rows), len(plate.columns)
+
+    full = reg.levels[0]["shape"]
+    t0h, t0w = (int(t) for t in reg.levels[0]["tile"])
+
+    def axis_index(n: int, per: int, t0: int, out: int, factor: float, limit: int) -> np.ndarray:
+        # output pixel i of tile j samples level-0 position j*t0 + (i + 0.5)*t0/out, scaled
+        # to the level: tiles stay aligned whatever the rounding of the level shapes
+        idx: list[int] = []
+        for cell in range(n):
+            for f in range(per):
+                j = cell * per + f
+                idx.extend(min(int((j * t0 + (i + 0.5) * t0 / out) * factor), limit - 1) for i in range(out))
+            if cell < n - 1:
+                idx.extend([limit] * gap)  # the zero row/column appended below
+        return np.asarray(idx, dtype=np.intp)
+
+    iy = axis_index(n_rows, fh, t0h, oth, shape[-2] / int(full[-2]), shape[-2])
+    ix = axis_index(n_cols, fw, t0w, otw, shape[-1] / int(full[-1]), shape[-1])
+    lead = shape[:-2]
+    sel_c: Any = None
+    channels = reg.channels
+    if "c" in reg.axes and c is not None:
+        sel_c = _channel_index(c, [ch.label for ch in reg.channels], plate.url)
+        channels = tuple(reg.channels[i] for i in sel_c) if isinstance(sel_c, list) else (reg.channels[sel_c],)
+    out_lead: tuple[int, ...] = lead
+    axes = reg.axes
+    if sel_c is not None:
+        if isinstance(sel_c, list):
+            out_lead = (len(sel_c),) + lead[1:]
+        else:
+            out_lead = lead[1:]
+            axes = axes.replace("c", "")
+    dtype = np.dtype(lv["array"].get("data_type") or lv["array"].get("dtype"))
+    out_shape = out_lead + (len(iy), len(ix))
+    # the level is read whole (one chunk) and the mosaic made from it: both obey the cap
+    cap = DEFAULT_MEMORY_CAP if memory_cap is None else int(memory_cap)
+    need = (int(np.prod(shape, dtype=np.float64)) + int(np.prod(out_shape, dtype=np.float64))) * dtype.itemsize
+    if need > cap:
+        raise MemoryCapError(
+            f"the plate mosaic of {plate.url} from its stored preview would hold {_human(need)} "
+            f"({'x'.join(map(str, out_shape))} {dtype}), over the memory cap of {_human(cap)}: ask for less "
+            "(max_size=, one channel with c=) or raise the cap with memory_cap="
+        )
+    task = dask.delayed(_read_preview, pure=True)(plate._storage, reg.path, lv, plate.zarr_format, iy, ix, sel_c)
+    data = da.from_delayed(task, shape=out_shape, dtype=dtype)
+    level0 = reg.levels[0]["tile"]
+    sy = reg.scale[0] * level0[0] / oth
+    sx = reg.scale[1] * level0[1] / otw
+    return Mosaic(
+        data=data, axes=axes, level=-1, tile=(oth, otw), layout=reg.layout, gap=gap, rows=plate.rows,
+        columns=plate.columns, fields=reg.fields, channels=channels, scale=(sy, sx), url=plate.url,
+        preview=True,
+    )
+
+
+def _read_preview(
+    storage: Any, path: str, lv: Mapping[str, Any], zarr_format: int, iy: np.ndarray, ix: np.ndarray, sel_c: Any,
+) -> np.ndarray:
+    from zarr.core.sync import sync
+
+    arr = array_from_metadata(storage, f"{path}/{lv['path']}", zarr_format, dict(lv["array"])).async_array
+    try:
+        data = np.asarray(sync(arr.getitem(tuple(slice(None) for _ in arr.shape))))
+    except Exception as exc:  # noqa: BLE001 - any failure of the stored preview is one clear line
+        raise ReadError(
+            f"cannot read the stored preview of {storage.location.url} ({type(exc).__name__}: {exc}); "
+            "rebuild it with 'ngffstore plate preview URL --force'"
+        ) from None
+    if sel_c is not None:
+        data = data[sel_c] if not isinstance(sel_c, list) else np.take(data, sel_c, axis=0)
+    # one zero row and column at the end: the gaps index them
+    pad = [(0, 0)] * (data.ndim - 2) + [(0, 1), (0, 1)]
+    data = np.pad(data, pad)
+    return data[..., iy[:, None], ix[None, :]]
 
 __all__ = ["Mosaic"]

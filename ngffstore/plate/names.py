@@ -9,7 +9,8 @@ padding (``03`` is column ``3``), as in the NGFF examples. A well is named by it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
@@ -219,10 +220,26 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+
+@dataclass(frozen=True, kw_only=True)
+class FieldRef:
+    """One ``well.images`` entry: the field's path in the well and its acquisition."""
+
+    path: str
+    acquisition: int | None = None
+
+
+def field_slots(images: Mapping[str, Sequence[FieldRef]]) -> list[str]:
+    """Every field path used in the plate, in natural order: a field's place in a well's grid."""
+    paths = {im.path for ims in images.values() for im in ims}
+    return sorted(paths, key=natural_key)
+
 __all__ = [
     "PLATE_FORMATS",
+    "FieldRef",
     "column_key",
     "describe_names",
+    "field_slots",
     "infer_layout",
     "natural_key",
     "parse_column",

@@ -5,46 +5,44 @@ multiscale image inside the plate group (see ``specs/plate-preview.md``).
   writes the mosaic with :func:`~ngffstore.write_image` at ``PLATE/preview`` (one chunk per
   level, so a level is one GET), records the well grid and every field's fingerprint in the
   preview's attributes, and registers it in the plate's attributes (conditional update).
-* :func:`registered_preview` reads the registration from the plate attributes already in
-  memory (no request) and says whether it is fresh by the cheap rule: same wells, same
-  generation of the plate document.
 * :func:`check_preview` compares the recorded fingerprints with the fields as stored (one
   GET per well and per field): it finds fields rewritten in place by other tools.
-* :func:`preview_mosaic` serves :meth:`Plate.grid` from the preview: one GET (the chunk of
-  the level that fits) beyond the plate document.
+
+The registration (read with no request, freshness by the cheap rule) is
+:mod:`ngffstore.plate.registration`; :func:`~ngffstore.plate.grid.preview_mosaic` serves
+:meth:`Plate.grid` from the preview: one GET (the chunk of the level that fits) beyond the
+plate document. Layers: ``names`` < ``registration`` < ``grid`` < ``read`` < ``preview``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from ..errors import InputError, NotNgffError, ReadError
+from ..errors import InputError, NotNgffError
 from ..journal import notify
 from ..ngff import Channel, ome_attrs
 from ..nodes import read_node, update_attributes
 from ..storage import Location
-from .names import well_name
-from .read import field_slots
+from .grid import plate_grid
+from .names import field_slots, well_name
+from .read import Plate, open_plate
+from .registration import (  # noqa: F401 - GENERATION_KEY, bump_generation...: re-exported, their old home
+    GENERATION_KEY,
+    PREVIEW_KEY,
+    PREVIEW_PATH,
+    REGISTRATION_KEY,
+    Registration,
+    bump_generation,
+    field_fingerprint,
+    generation,
+    layout_digest,
+    registered_preview,
+    usable_level,
+)
 
-if TYPE_CHECKING:
-    from .grid import Mosaic
-    from .read import Plate
-
-PREVIEW_PATH = "preview"
-"""Where the preview image lives, below the plate group."""
-REGISTRATION_KEY = "preview"
-"""Key of the registration in the plate's ``ngffstore`` attributes block."""
-PREVIEW_KEY = "plate_preview"
-"""Key of the grid geometry in the preview image's ``ngffstore`` attributes block."""
-GENERATION_KEY = "generation"
-"""Counter in the plate's ``ngffstore`` block, bumped by writers that change fields."""
 TARGET_EDGE = 4096
 """Longest edge of the preview's full level (pixels); the tile follows from the plate size."""
 MIN_TILE, MAX_TILE = 16, 256
@@ -97,119 +95,10 @@ class PreviewCheck:
         return line
 
 
-# -- identities ---------------------------------------------------------------------------------
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def layout_digest(attrs: Mapping[str, Any]) -> str:
-    """Digest of the plate's rows, columns and wells (what the preview's grid was built for)."""
-    plate = ome_attrs(attrs)[1].get("plate") or {}
-    return _digest({k: plate.get(k) for k in ("rows", "columns", "wells")})
-
-
-def field_fingerprint(raw: bytes | None, zarr_format: int) -> str | None:
-    """Fingerprint of a field's attribute document (``zarr.json`` or ``.zattrs`` bytes): a digest
-    of its attributes (multiscales, rendering, ngffstore's provenance and stored bytes), the
-    same on every backend; None when the field is missing or unreadable."""
-    if raw is None:
-        return None
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    attrs = doc.get("attributes") if zarr_format == 3 else doc
-    if not isinstance(attrs, dict) or "multiscales" not in ome_attrs(attrs)[1]:
-        return None
-    return _digest(attrs)
-
-
-def generation(attrs: Mapping[str, Any]) -> int:
-    value = (attrs.get("ngffstore") or {}).get(GENERATION_KEY, 0)
-    return int(value) if isinstance(value, int) else 0
-
-
-def bump_generation(attrs: dict[str, Any]) -> dict[str, Any]:
-    """``attrs`` with the plate's generation counter increased (call where fields change)."""
-    block = dict(attrs.get("ngffstore") or {})
-    block[GENERATION_KEY] = generation(attrs) + 1
-    attrs["ngffstore"] = block
-    return attrs
-
-
-# -- the registration in the plate attributes --------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Registration:
-    """The preview as the plate's attributes describe it (enough to read it with no other
-    metadata request)."""
-
-    path: str
-    axes: str
-    tile: tuple[int, int]
-    layout: tuple[int, int]
-    fields: tuple[str, ...]
-    channels: tuple[Channel, ...]
-    scale: tuple[float, float]
-    levels: tuple[dict[str, Any], ...]  # {"path", "tile", "shape", "array": array document}
-    layout_digest: str
-    generation: int
-    fresh: bool
-    reason: str
-
-    @classmethod
-    def from_attrs(cls, attrs: Mapping[str, Any]) -> Registration | None:
-        reg = (attrs.get("ngffstore") or {}).get(REGISTRATION_KEY)
-        if not isinstance(reg, Mapping):
-            return None
-        try:
-            out = cls(
-                path=str(reg["path"]), axes=str(reg["axes"]),
-                tile=(int(reg["tile"][0]), int(reg["tile"][1])),
-                layout=(int(reg["layout"][0]), int(reg["layout"][1])),
-                fields=tuple(str(f) for f in reg["fields"]),
-                channels=tuple(Channel.from_dict(c, i) for i, c in enumerate(reg.get("channels") or [])),
-                scale=(float(reg["scale"][0]), float(reg["scale"][1])),
-                levels=tuple(dict(lv) for lv in reg["levels"]),
-                layout_digest=str(reg["layout_digest"]), generation=int(reg.get("generation", 0)),
-                fresh=False, reason="",
-            )
-        except (KeyError, TypeError, ValueError, IndexError):
-            return None
-        if not out.levels or out.axes[-2:] != "yx":
-            return None
-        reason = ""
-        if out.layout_digest != layout_digest(attrs):
-            reason = "the plate's wells changed since it was built"
-        elif out.generation != generation(attrs):
-            reason = "fields were rewritten since it was built"
-        return cls(**{**out.__dict__, "fresh": not reason, "reason": reason})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path, "axes": self.axes, "tile": list(self.tile), "layout": list(self.layout),
-            "fields": list(self.fields), "channels": [c.to_dict() for c in self.channels],
-            "scale": list(self.scale), "levels": list(self.levels), "layout_digest": self.layout_digest,
-            "generation": self.generation,
-        }
-
-
-def registered_preview(plate: Plate) -> Registration | None:
-    """The plate's preview registration (from the attributes already read: no request)."""
-    return Registration.from_attrs(plate._attrs)
-
-
 # -- building -------------------------------------------------------------------------------------
 
 
 def _as_plate(url: str | Location, storage_options: Mapping[str, Any] | None) -> Plate:
-    from .read import open_plate
-
     try:
         return open_plate(url, storage_options=storage_options)
     except NotNgffError as exc:
@@ -246,7 +135,6 @@ def build_preview(
         The plate lists no field image; or one of its rows is named ``preview``.
     """
     from ..image import write_image
-    from .grid import plate_grid
 
     plate = _as_plate(url, storage_options)
     location = plate.location
@@ -425,120 +313,6 @@ def mark_fields_changed(url: str | Location, *, storage_options: Mapping[str, An
     (one conditional read-modify-write), so every reader sees the preview as stale."""
     update_attributes(Location.parse(url, storage_options), bump_generation, what="mark the fields changed in")
 
-
-# -- reading ----------------------------------------------------------------------------------------
-
-
-def usable_level(reg: Registration, max_size: int | None) -> int | None:
-    """The smallest preview level whose tile is still at least ``max_size`` (None: level 0);
-    None when even level 0 is too small for ``max_size``."""
-    if max_size is None:
-        return 0
-    best = None
-    for i, lv in enumerate(reg.levels):
-        if max(lv["tile"]) >= max_size:
-            best = i
-    return best
-
-
-def preview_mosaic(
-    plate: Plate, reg: Registration, *, max_size: int | None, c: Any, gap: int, index: int,
-    memory_cap: int | None = None,
-) -> Mosaic:
-    """A :class:`Mosaic` read from the preview level ``index`` (one GET when computed): tiles
-    reduced to ``max_size`` (nearest neighbour), ``gap`` pixels of zeros between wells."""
-    import dask
-    import dask.array as da
-
-    from ..image.levels import output_shape
-    from .grid import Mosaic, _channel_index
-
-    lv = reg.levels[index]
-    lth, ltw = int(lv["tile"][0]), int(lv["tile"][1])
-    shape = tuple(int(s) for s in lv["shape"])
-    oth, otw = output_shape(lth, ltw, max_size)
-    fh, fw = reg.layout
-    n_rows, n_cols = len(plate.rows), len(plate.columns)
-
-    full = reg.levels[0]["shape"]
-    t0h, t0w = (int(t) for t in reg.levels[0]["tile"])
-
-    def axis_index(n: int, per: int, t0: int, out: int, factor: float, limit: int) -> np.ndarray:
-        # output pixel i of tile j samples level-0 position j*t0 + (i + 0.5)*t0/out, scaled
-        # to the level: tiles stay aligned whatever the rounding of the level shapes
-        idx: list[int] = []
-        for cell in range(n):
-            for f in range(per):
-                j = cell * per + f
-                idx.extend(min(int((j * t0 + (i + 0.5) * t0 / out) * factor), limit - 1) for i in range(out))
-            if cell < n - 1:
-                idx.extend([limit] * gap)  # the zero row/column appended below
-        return np.asarray(idx, dtype=np.intp)
-
-    iy = axis_index(n_rows, fh, t0h, oth, shape[-2] / int(full[-2]), shape[-2])
-    ix = axis_index(n_cols, fw, t0w, otw, shape[-1] / int(full[-1]), shape[-1])
-    lead = shape[:-2]
-    sel_c: Any = None
-    channels = reg.channels
-    if "c" in reg.axes and c is not None:
-        sel_c = _channel_index(c, [ch.label for ch in reg.channels], plate.url)
-        channels = tuple(reg.channels[i] for i in sel_c) if isinstance(sel_c, list) else (reg.channels[sel_c],)
-    out_lead: tuple[int, ...] = lead
-    axes = reg.axes
-    if sel_c is not None:
-        if isinstance(sel_c, list):
-            out_lead = (len(sel_c),) + lead[1:]
-        else:
-            out_lead = lead[1:]
-            axes = axes.replace("c", "")
-    dtype = np.dtype(lv["array"].get("data_type") or lv["array"].get("dtype"))
-    out_shape = out_lead + (len(iy), len(ix))
-    # the level is read whole (one chunk) and the mosaic made from it: both obey the cap
-    from ..errors import MemoryCapError
-    from ..image.read import DEFAULT_MEMORY_CAP
-    from .grid import _human
-
-    cap = DEFAULT_MEMORY_CAP if memory_cap is None else int(memory_cap)
-    need = (int(np.prod(shape, dtype=np.float64)) + int(np.prod(out_shape, dtype=np.float64))) * dtype.itemsize
-    if need > cap:
-        raise MemoryCapError(
-            f"the plate mosaic of {plate.url} from its stored preview would hold {_human(need)} "
-            f"({'x'.join(map(str, out_shape))} {dtype}), over the memory cap of {_human(cap)}: ask for less "
-            "(max_size=, one channel with c=) or raise the cap with memory_cap="
-        )
-    task = dask.delayed(_read_preview, pure=True)(plate._storage, reg.path, lv, plate.zarr_format, iy, ix, sel_c)
-    data = da.from_delayed(task, shape=out_shape, dtype=dtype)
-    level0 = reg.levels[0]["tile"]
-    sy = reg.scale[0] * level0[0] / oth
-    sx = reg.scale[1] * level0[1] / otw
-    return Mosaic(
-        data=data, axes=axes, level=-1, tile=(oth, otw), layout=reg.layout, gap=gap, rows=plate.rows,
-        columns=plate.columns, fields=reg.fields, channels=channels, scale=(sy, sx), url=plate.url,
-        preview=True,
-    )
-
-
-def _read_preview(
-    storage: Any, path: str, lv: Mapping[str, Any], zarr_format: int, iy: np.ndarray, ix: np.ndarray, sel_c: Any,
-) -> np.ndarray:
-    from zarr.core.sync import sync
-
-    from ..image._zarrio import array_from_metadata
-
-    arr = array_from_metadata(storage, f"{path}/{lv['path']}", zarr_format, dict(lv["array"])).async_array
-    try:
-        data = np.asarray(sync(arr.getitem(tuple(slice(None) for _ in arr.shape))))
-    except Exception as exc:  # noqa: BLE001 - any failure of the stored preview is one clear line
-        raise ReadError(
-            f"cannot read the stored preview of {storage.location.url} ({type(exc).__name__}: {exc}); "
-            "rebuild it with 'ngffstore plate preview URL --force'"
-        ) from None
-    if sel_c is not None:
-        data = data[sel_c] if not isinstance(sel_c, list) else np.take(data, sel_c, axis=0)
-    # one zero row and column at the end: the gaps index them
-    pad = [(0, 0)] * (data.ndim - 2) + [(0, 1), (0, 1)]
-    data = np.pad(data, pad)
-    return data[..., iy[:, None], ix[None, :]]
 
 
 __all__ = [

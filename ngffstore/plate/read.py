@@ -20,7 +20,16 @@ from ..ngff import ome_attrs
 from ..nodes import StoredNode
 from ..paths import UnsafePathError, check_relative_path
 from ..storage import Location
-from .names import describe_names, natural_key, parse_column, parse_row, parse_well, well_name
+from .names import (
+    FieldRef,
+    describe_names,
+    field_slots,  # noqa: F401 - re-exported: its old home
+    parse_column,
+    parse_row,
+    parse_well,
+    well_name,
+)
+from .registration import Registration, registered_preview
 
 if TYPE_CHECKING:
     from ..image import Image
@@ -67,14 +76,6 @@ class Acquisition:
             starttime=d.get("starttime"), endtime=d.get("endtime"),
             maximumfieldcount=d.get("maximumfieldcount"),
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class FieldRef:
-    """One ``well.images`` entry: the field's path in the well and its acquisition."""
-
-    path: str
-    acquisition: int | None = None
 
 
 def open_plate(
@@ -318,11 +319,9 @@ class Plate(StoredNode):
         )
 
     @property
-    def preview(self) -> Any:
-        """The stored preview's registration (:class:`~ngffstore.plate.preview.Registration`,
+    def preview(self) -> Registration | None:
+        """The stored preview's registration (:class:`~ngffstore.plate.registration.Registration`,
         with ``fresh`` and ``reason``), or None; read from the plate document (no request)."""
-        from .preview import registered_preview
-
         return registered_preview(self)
 
 
@@ -405,12 +404,6 @@ class Well:
             return ()
         with ThreadPoolExecutor(min(OPEN_THREADS, len(self.images))) as pool:
             return tuple(pool.map(self.field, range(len(self.images))))
-
-
-def field_slots(images: Mapping[str, Sequence[FieldRef]]) -> list[str]:
-    """Every field path used in the plate, in natural order: a field's place in a well's grid."""
-    paths = {im.path for ims in images.values() for im in ims}
-    return sorted(paths, key=natural_key)
 
 
 __all__ = ["Acquisition", "FieldRef", "Plate", "Well", "WellNotFoundError", "WellRef", "open_plate"]

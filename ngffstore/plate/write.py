@@ -47,7 +47,7 @@ from .names import (
     row_key,
     well_name,
 )
-from .preview import bump_generation
+from .registration import bump_generation
 from .resolve import ResolvedField, assign_paths, resolve
 
 log = logging.getLogger("ngffstore")
