@@ -19,8 +19,8 @@ Layers made for an image ``NAME``:
   translation and units, so ROIs and pixels line up in world (physical) coordinates. Polygons
   become ``polygon`` shapes (holes are not drawn: napari has none; ``holes`` counts them),
   lines ``path`` shapes, multi-part geometries one shape per part; points of a layer go to a
-  Points layer beside it. Edges take the colour of the ROI's first term from the image's
-  ontology (grey without term), faces the same colour, translucent. ``features``: ``id``,
+  Points layer beside it. Edges take the colour of the ROI's most specific term (the deepest
+  in the image's ontology; grey without term), faces the same colour, translucent. ``features``: ``id``,
   ``term``, ``terms``, ``author``, ``kind``, ``layer``, ``holes`` and the ROIs' own properties.
 
 A plate gives its mosaic as an image layer (the stored preview, multiscale, when it is fresh;
@@ -340,10 +340,31 @@ def _parts(geom: Any) -> list[tuple[str, Any, int]]:
     return []
 
 
-def _term_colors(image: Any) -> dict[str, str]:
+def _ontology(image: Any) -> tuple[dict[str, str], dict[str, int]]:
+    """Colour and depth (number of ancestors) of each term of the image's ontology."""
     from ngffstore.rois import read_terms
 
-    return {name: term.color for name, term in read_terms(image).terms.items()}
+    terms = read_terms(image).terms
+    depth: dict[str, int] = {}
+    for name in terms:
+        seen, parent = {name}, terms[name].parent
+        d = 0
+        while parent is not None and parent in terms and parent not in seen:
+            seen.add(parent)
+            d += 1
+            parent = terms[parent].parent
+        depth[name] = d
+    return {name: term.color for name, term in terms.items()}, depth
+
+
+def display_term(terms: Sequence[str], depth: Mapping[str, int]) -> str:
+    """The term an ROI is coloured by: its most specific one (deepest in the ontology, e.g.
+    ``mitosis`` over its parent ``nucleus``), the first of equals; "" without term."""
+    best = ""
+    for t in terms:
+        if not best or depth.get(t, 0) > depth.get(best, 0):
+            best = t
+    return best
 
 
 def roi_layers(image: Any) -> list[LayerData]:
@@ -354,7 +375,7 @@ def roi_layers(image: Any) -> list[LayerData]:
     layers = list_layers(image)
     if not layers:
         return []
-    colors = _term_colors(image)
+    colors, depth = _ontology(image)
     iy, ix = image.axes.index("y"), image.axes.index("x")
     scale = [float(image.scale.get("y", 1.0)), float(image.scale.get("x", 1.0))]
     translation = _translation(image)
@@ -373,7 +394,7 @@ def roi_layers(image: Any) -> list[LayerData]:
         rows: dict[str, list[dict[str, Any]]] = {"shapes": [], "points": []}
         for rec in df.itertuples(index=False):
             terms = list(rec.terms or [])
-            term = terms[0] if terms else ""
+            term = display_term(terms, depth)
             base = {
                 "id": int(rec.id),
                 "term": term,
@@ -496,6 +517,7 @@ def plate_layers(plate: Any) -> list[LayerData]:
                     "url": plate.url,
                     "source": "fields",
                     "level": mosaic.level,
+                    "max_size": edge,
                     "stale_preview": reg.reason if reg is not None else None,
                 }
             },
