@@ -11,7 +11,6 @@ from ._common import (
     add_run_args,
     add_storage_args,
     output_kwargs,
-    pixel_size,
     storage_options_for,
 )
 
@@ -43,21 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import converters
+    from .. import plugins
 
-    from ..image import write_image
-
-    in_options = storage_options_for(args.input, args)
-    source = converters.open_source(args.input, series=args.series, axes=args.axes, storage_options=in_options)
-    scale, units = pixel_size(args, source.axes)
-    channels = [c.strip() for c in args.channel_names.split(",")] if args.channel_names else None
-    summary = write_image(
-        source, args.output, scale=scale, units=units, channels=channels, name=args.name, **output_kwargs(args)
+    summary = plugins.converters().convert(
+        args.input, args.output, series=args.series, axes=args.axes, scale=args.pixel_size,
+        units=args.unit if args.pixel_size is not None else None,
+        channels=[c.strip() for c in args.channel_names.split(",")] if args.channel_names else None,
+        name=args.name, input_storage_options=storage_options_for(args.input, args), **output_kwargs(args),
     )
-    if source.channel_windows or source.attachments:  # fixed windows, a slide's label and macro
-        from ..attachments import finish_source
-
-        finish_source(args.output, source, storage_options=storage_options_for(args.output, args))
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
     else:

@@ -16,9 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from converters.formats import available_formats
+    from .. import plugins
 
-    rows = available_formats()
+    rows = plugins.converters().available_formats()
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return 0

@@ -96,40 +96,22 @@ _options = image_storage_options
 
 
 def run_add(args: argparse.Namespace) -> int:
-    import converters
+    from .. import plugins
 
-    from ..errors import AxesError
-    from ..image import open_image
-    from ..labels import write_labels
-
-    options = _options(args)
     check_name_first(args.name)
-    in_options = storage_options_for(args.input, args)
-    try:
-        source = converters.open_source(args.input, axes=args.axes, storage_options=in_options)
-    except AxesError:
-        if args.axes:
-            raise
-        # the input's axes cannot be inferred: try the image's axes without c
-        axes = open_image(args.image, storage_options=options).axes.replace("c", "")
-        try:
-            source = converters.open_source(args.input, axes=axes, storage_options=in_options)
-        except AxesError:
-            raise AxesError(
-                f"cannot tell the axes of {args.input}; give them with --axes (the image's axes "
-                f"without c are {axes!r})"
-            ) from None
-    labels = write_labels(
-        source,
+    labels = plugins.converters().write_labels_from_file(
+        args.input,
         args.image,
         args.name,
+        axes=args.axes,
+        input_storage_options=storage_options_for(args.input, args),
         colors=args.colors,
         properties=args.properties,
         method=args.method,
         cast=args.cast,
         overwrite=args.overwrite,
         chunks=args.chunks,
-        storage_options=options,
+        storage_options=_options(args),
         scheduler=args.scheduler,
         progress=args.progress,
         memory_target=args.memory_target,
