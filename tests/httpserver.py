@@ -30,6 +30,7 @@ from typing import NamedTuple, Self
 
 HOST = "127.0.0.1"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
 class HTTPRequest(NamedTuple):
@@ -176,7 +177,9 @@ def _make_handler(server: StaticHTTPServer) -> type[BaseHTTPRequestHandler]:
             with open(path, "rb") as f:
                 data = f.read()
             size = len(data)
-            headers = {"Content-Type": "application/octet-stream", "ETag": f'"{size}-{os.stat(path).st_mtime_ns}"'}
+            # a page, script or stylesheet with its type (as a static website serves them), the rest as bytes
+            kind = _TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
+            headers = {"Content-Type": kind, "ETag": f'"{size}-{os.stat(path).st_mtime_ns}"'}
             if server.ranges:
                 headers["Accept-Ranges"] = "bytes"
             wanted = self.headers.get("Range")
