@@ -16,18 +16,26 @@ zarr codec pipeline, without its storage layer. Either way the bytes are put her
   :meth:`ChunkWriter.for_array`);
 * on object storage, one PUT per object (a PUT is atomic), several at once.
 
-Objects equal to the fill value are not stored, as zarr does by default. :meth:`ChunkWriter.write`
-returns the size of every object it stored, which resume markers and ``stored_bytes`` record.
-The tests read what this module writes back through zarr and compare it with zarr's own writes.
+Empty chunks follow zarr 3 (``zarr.core.codec_pipeline`` and ``NDBuffer.all_equal``): a chunk
+(shard) equal to the fill value everywhere — edge padding included, NaN equal to a NaN fill, and
+a float fill of ``0.0`` or ``-0.0`` compared bit for bit, so ``-0.0`` is not empty under ``0.0`` —
+is not stored, and whatever object was stored at its key is deleted (one DELETE, no probe), unless
+``write_empty_chunks`` is true (the writer's keyword, by default the array's ``config``, itself by
+default ``zarr.config['array.write_empty_chunks']``), in which case every chunk is stored. A
+writer told its array is new (``known_empty``, the pyramid engine's fresh arrays) skips those
+deletes. :meth:`ChunkWriter.write` returns the size of every object it stored, which resume
+markers and ``stored_bytes`` record. The tests compare what this module stores with zarr's own
+writes, byte for byte.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +43,7 @@ import numpy as np
 from .storage import Location
 
 _BATCH_BYTES = 64 * 2**20  # object stores: put encoded chunks concurrently, at most this much at once
+_DELETE_BATCH = 64  # object stores: DELETE requests sent at once
 
 _scratch = threading.local()
 
@@ -81,6 +90,7 @@ def _numcodec_v3(codec: Any) -> Any:
             clevel=config.get("clevel", 5),
             shuffle=shuffle,
             blocksize=config.get("blocksize", 0),
+            typesize=config.get("typesize"),
         )
     return None
 
@@ -111,10 +121,80 @@ def _fast_encoding(array: Any) -> tuple[np.dtype, Any] | None:
     return dtype, compressor
 
 
+class _KeptBytes:
+    """A zarr byte setter for one object that is new (nothing to read) and kept, not stored."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    async def get(self, prototype: Any = None, byte_range: Any = None) -> None:
+        return None
+
+    async def set(self, value: Any) -> None:
+        self.value = value
+
+    async def delete(self) -> None:
+        self.value = None
+
+    async def set_if_not_exists(self, default: Any) -> None:
+        if self.value is None:
+            self.value = default
+
+
+def _fill_test(fill: np.ndarray) -> Callable[[np.ndarray], bool]:
+    """``is_fill(chunk)``: whether every element of a chunk equals ``fill`` (a 0-d array of the
+    chunk's dtype), as zarr 3 decides it (``NDBuffer.all_equal``): a float fill of ``0.0`` or
+    ``-0.0`` is compared bit for bit, NaN equals a NaN fill, anything else compares with ``==``.
+    The tests look at the first element before the whole chunk (most chunks with data differ
+    there) and allocate no chunk-sized array when the fill is zero.
+    """
+    dtype = fill.dtype
+    if dtype.kind == "f" and fill == 0:
+        if dtype.itemsize not in (2, 4, 8):  # float128 and the like: compare every element's bytes
+            void = f"V{dtype.itemsize}"
+            return lambda chunk: bool(
+                np.all(np.ascontiguousarray(chunk, dtype=dtype).view(void) == fill.reshape(1).view(void)[0])
+            )
+        words = np.dtype(f"u{dtype.itemsize}")
+        bits: dict[np.dtype, Any] = {}  # the fill's bit pattern in each byte order seen
+
+        def is_fill_zero(chunk: np.ndarray) -> bool:
+            if chunk.dtype.kind != "f" or chunk.dtype.itemsize != dtype.itemsize:
+                chunk = chunk.astype(dtype)
+            pattern = bits.get(chunk.dtype)
+            if pattern is None:
+                pattern = bits[chunk.dtype] = fill.astype(chunk.dtype).reshape(1).view(words)[0]
+            as_words = chunk.view(words)  # same item size: a view, whatever the strides
+            if as_words.flat[0] != pattern:
+                return False
+            return not as_words.any() if pattern == 0 else bool(np.all(as_words == pattern))
+
+        return is_fill_zero
+    if dtype.kind == "f" and np.isnan(fill):
+        return lambda chunk: bool(np.isnan(chunk.flat[0])) and bool(np.isnan(chunk).all())
+    if dtype.kind == "c":
+        return lambda chunk: bool(np.array_equal(chunk, np.broadcast_to(fill, chunk.shape), equal_nan=True))
+
+    def is_fill(chunk: np.ndarray) -> bool:
+        if chunk.flat[0] != fill:
+            return False
+        return not chunk.any() if fill == 0 else bool(np.all(chunk == fill))
+
+    return is_fill
+
+
 class ChunkWriter:
     """Stores whole chunks (shards, for a sharded array) of one array and reports their sizes."""
 
-    def __init__(self, *, location: Location, path: str, array: Any) -> None:
+    def __init__(
+        self,
+        *,
+        location: Location,
+        path: str,
+        array: Any,
+        write_empty_chunks: bool | None = None,
+        known_empty: bool = False,
+    ) -> None:
         self.location = location
         self.path = path
         self.array = array
@@ -123,37 +203,56 @@ class ChunkWriter:
         # the stored object's grid: the shard grid of a sharded array, else the chunk grid
         self.chunks = tuple(meta.chunk_grid.chunk_shape) if meta.zarr_format == 3 else tuple(meta.chunks)
         self.encode_key = meta.encode_chunk_key
-        self.fill_value = np.asarray(array.fill_value, dtype=array.dtype)
+        dtype = np.dtype(array.dtype)
+        # zarr 2 allows a null fill value; zarr then uses the data type's default (zero)
+        fill = array.fill_value
+        self.fill_value = np.zeros((), dtype=dtype) if fill is None else np.asarray(fill, dtype=dtype)
+        self.write_empty_chunks = bool(array.config.write_empty_chunks if write_empty_chunks is None
+                                       else write_empty_chunks)
+        self.known_empty = known_empty
+        self._is_fill = _fill_test(self.fill_value)
         fast = _fast_encoding(array)
         self.fast = fast is not None
-        self.stored_dtype, self.compressor = fast if fast is not None else (np.dtype(array.dtype), None)
+        self.stored_dtype, self.compressor = fast if fast is not None else (dtype, None)
         self._dirs: set[str] = set()
         self._written_dirs: set[str] = set()
         self.deferred = False
-        self._pending: list[tuple[str, str]] = []  # (temporary file, target) awaiting sync()
+        # (temporary file, target) awaiting sync(); a temporary file of None: delete the target
+        self._pending: list[tuple[str | None, str]] = []
 
     @classmethod
-    def for_array(cls, location: Location, path: str, array: Any, *, deferred: bool = False) -> ChunkWriter:
+    def for_array(
+        cls,
+        location: Location,
+        path: str,
+        array: Any,
+        *,
+        deferred: bool = False,
+        write_empty_chunks: bool | None = None,
+        known_empty: bool = False,
+    ) -> ChunkWriter:
         """A writer for ``array`` (a zarr array, at ``path`` below ``location``).
 
         ``deferred`` (local files): chunks are written to their temporary files at once, but
         made durable and renamed into place by :meth:`sync` (which must follow), all together:
         the disk writes them back while later chunks are encoded, and a block waits for the
         disk once instead of once per chunk. Names still never point at unsynced data.
+
+        ``write_empty_chunks``: store chunks equal to the fill value too (``None``: the array's
+        ``config``, as zarr does). ``known_empty``: the array was just created and no key is
+        written twice, so an empty chunk has nothing to delete (saves a DELETE per empty chunk
+        on object storage).
         """
-        writer = cls(location=location, path=path, array=array)
+        writer = cls(location=location, path=path, array=array, write_empty_chunks=write_empty_chunks,
+                     known_empty=known_empty)
         writer.deferred = deferred and DURABLE
         return writer
 
-    def _is_fill(self, chunk: np.ndarray) -> bool:
-        fill = self.fill_value
-        if chunk.flat[0] != fill:
-            return False
-        return not chunk.any() if fill == 0 else bool(np.all(chunk == fill))
-
     def encode(self, chunk: np.ndarray, coords: Sequence[int] = ()) -> bytes | None:
-        """The stored bytes of one chunk (already full-size), or ``None`` if it equals the fill value."""
-        if self._is_fill(chunk):
+        """The stored bytes of one chunk (already full-size), or ``None`` when it is not stored:
+        it equals the fill value (and ``write_empty_chunks`` is false), or, sharded, every inner
+        chunk does."""
+        if not self.write_empty_chunks and self._is_fill(chunk):
             return None
         if self.fast:
             if not (chunk.flags.c_contiguous and chunk.dtype == self.stored_dtype):
@@ -166,21 +265,34 @@ class ChunkWriter:
         return self._encode_with_zarr(chunk, tuple(coords) or (0,) * chunk.ndim)
 
     def _encode_with_zarr(self, chunk: np.ndarray, coords: tuple[int, ...]) -> bytes | None:
+        """The object zarr's own write of this chunk stores (``None``: zarr deletes its key).
+
+        The chunk goes through the array's codec pipeline as ``Array.__setitem__`` sends it:
+        only its part inside the array (so a sharded array's edge shard holds no inner chunks
+        beyond the array, even with ``write_empty_chunks``), written whole, to a byte setter that
+        keeps the result instead of storing it.
+        """
+        from zarr.core.array_spec import ArrayConfig
         from zarr.core.buffer import default_buffer_prototype
         from zarr.core.buffer.cpu import NDBuffer
         from zarr.core.sync import sync
 
         async_array = self.array._async_array
-        spec = async_array.metadata.get_chunk_spec(coords, async_array.config, default_buffer_prototype())
-        (out,) = sync(async_array.codec_pipeline.encode([(NDBuffer.from_ndarray_like(chunk), spec)]))
-        return None if out is None else out.to_bytes()
+        config = ArrayConfig(order=async_array.config.order, write_empty_chunks=self.write_empty_chunks)
+        spec = async_array.metadata.get_chunk_spec(coords, config, default_buffer_prototype())
+        inside = tuple(slice(0, min(c, n - i * c)) for i, c, n in zip(coords, self.chunks, self.shape))
+        kept = _KeptBytes()
+        value = NDBuffer.from_ndarray_like(chunk[inside])
+        sync(async_array.codec_pipeline.write([(kept, spec, inside, inside, True)], value))
+        return None if kept.value is None else kept.value.to_bytes()
 
     def write(self, start: Sequence[int], data: np.ndarray) -> dict[str, int]:
         """Store ``data`` at ``start``, a corner on the chunk grid; ``data`` ends on it or at the edge.
 
         ``data`` may reach past the array's shape (a level one pixel smaller than the pyramid
         computed, see ``LevelSpec.stored_shape``): objects entirely outside are not stored.
-        Returns ``{key below the location: size}`` of every object stored.
+        Returns ``{key below the location: size}`` of every object stored; the keys of chunks
+        not stored (see :meth:`encode`) are deleted, unless the writer is ``known_empty``.
         """
         for s, c, n, size in zip(start, self.chunks, data.shape, self.shape):
             if s % c or ((s + n) % c and s + n < size):
@@ -189,6 +301,7 @@ class ChunkWriter:
         counts = [-(-min(n, max(0, size - s)) // c) for s, n, c, size in zip(start, data.shape, self.chunks, self.shape)]
         batch: dict[str, bytes] = {}
         sizes: dict[str, int] = {}
+        deletes: list[str] = []
         pending = 0
         for offset in itertools.product(*(range(n) for n in counts)):
             sel = tuple(slice(o * c, (o + 1) * c) for o, c in zip(offset, self.chunks))
@@ -200,9 +313,15 @@ class ChunkWriter:
                 chunk = full
             coords = tuple(f + o for f, o in zip(first, offset))
             payload = self.encode(chunk, coords)
-            if payload is None:
-                continue
             key = f"{self.path}/{self.encode_key(coords)}"
+            if payload is None:
+                if self.known_empty:
+                    continue
+                if self.location.is_local:
+                    self._delete_local(key)
+                else:
+                    deletes.append(self.location.key(key))
+                continue
             sizes[key] = len(payload)
             if self.location.is_local:
                 self._put_local(key, payload)
@@ -214,6 +333,8 @@ class ChunkWriter:
                 batch, pending = {}, 0
         if batch:
             self._pipe(batch)
+        if deletes:
+            self._delete_remote(deletes)
         return sizes
 
     def _pipe(self, batch: dict[str, bytes]) -> None:
@@ -221,6 +342,44 @@ class ChunkWriter:
         fs = self.location.fs
         fs.pipe(batch)
         # pipe invalidates the listing cache of every key's folder itself
+
+    def _delete_remote(self, paths: list[str]) -> None:
+        """One DELETE per object (absent ones included: no probe), several at once."""
+        fs = self.location.fs
+        if not getattr(fs, "async_impl", False):
+            for path in paths:
+                try:
+                    fs.rm_file(path)
+                except FileNotFoundError:
+                    pass
+            return
+        from fsspec.asyn import sync
+
+        async def one(path: str) -> None:
+            try:
+                await fs._rm_file(path)
+            except FileNotFoundError:
+                pass
+
+        async def every() -> None:
+            for first in range(0, len(paths), _DELETE_BATCH):
+                await asyncio.gather(*(one(p) for p in paths[first : first + _DELETE_BATCH]))
+
+        sync(fs.loop, every)
+
+    def _delete_local(self, key: str) -> None:
+        target = os.path.join(self.location.path, *key.split("/"))
+        if self.deferred:  # in order with the renames still pending
+            self._pending.append((None, target))
+            return
+        self._remove(target)
+
+    def _remove(self, target: str) -> None:
+        try:
+            os.remove(target)
+        except FileNotFoundError:
+            return
+        self._written_dirs.add(os.path.dirname(target))
 
     def _put_local(self, key: str, payload: bytes) -> None:
         target = os.path.join(self.location.path, *key.split("/"))
@@ -250,12 +409,17 @@ class ChunkWriter:
         renamed, then one fsync per folder for the renames."""
         pending, self._pending = self._pending, []
         for tmp, _ in pending:
+            if tmp is None:
+                continue
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
         for tmp, target in pending:
+            if tmp is None:
+                self._remove(target)
+                continue
             os.replace(tmp, target)
             self._written_dirs.add(os.path.dirname(target))
         if not DURABLE:
@@ -273,6 +437,8 @@ class ChunkWriter:
         """Remove the temporary files of deferred chunks not synced (a failed block)."""
         pending, self._pending = self._pending, []
         for tmp, _ in pending:
+            if tmp is None:
+                continue
             try:
                 os.remove(tmp)
             except OSError:
