@@ -168,7 +168,7 @@ def test_rois_pixels_and_physical_coordinates_agree_with_translation_and_anisotr
         {"geometry": shapely.MultiPolygon([shapely.box(0, 30, 5, 35), shapely.box(10, 30, 15, 35)]), "terms": ["cell"]},
         {"geometry": holed, "terms": ["cell"]},
     ]
-    ngffstore.write_rois(url, rois, layer="mixed", ontology={"cell": {"color": "112233"}, "spot": {"color": "FF8800"}})
+    ngffstore.write_rois(rois, url, layer="mixed", ontology={"cell": {"color": "112233"}, "spot": {"color": "FF8800"}})
     layers = read_layers(url)
     (img_data, img_kw, _), = _by_kind(layers, "image")
     (shp, kw, _), = _by_kind(layers, "shapes")
