@@ -1,6 +1,6 @@
 """Assembly benchmark: ``ngffstore assemble`` vs the floor of reading every plane once.
 
-Data: a synthetic time-lapse folder (``ngffstore.sample_folders``): 3 positions x 3 channels x
+Data: a synthetic time-lapse folder (``ngffstore.demo.sample_folders``): 3 positions x 3 channels x
 5 z x 100 timepoints of 512x512 uint16 planes as 16-bit PNG (4,500 files), plus an acquisition
 file and a log. Written once under ``benchmarks/out/assemble/`` and reused.
 
@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 
 def make_folder(workdir: str, *, positions: int, channels: int, z: int, timepoints: int, size: int, fmt: str):
-    from ngffstore.sample_folders import write_plane_folder
+    from ngffstore.demo.sample_folders import write_plane_folder
 
     names = ("DAPI", "GFP", "mCherry", "Cy5")[:channels]
     root = os.path.join(workdir, f"run_{positions}x{channels}x{z}x{timepoints}_{size}_{fmt}")

@@ -53,7 +53,7 @@ LEVEL = 3
 def make_inputs(workdir: str, scale: float, only: str) -> dict[str, dict]:
     import tifffile
 
-    from ngffstore.samples import Cells, render_tile
+    from ngffstore.demo.samples import Cells, render_tile
 
     os.makedirs(workdir, exist_ok=True)
     out = {}
@@ -263,7 +263,7 @@ z[:] = a
 def make_small(workdir: str) -> dict:
     import tifffile
 
-    from ngffstore.samples import Cells, render_tile
+    from ngffstore.demo.samples import Cells, render_tile
 
     os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, "small_512.tif")

@@ -59,7 +59,7 @@ def make_inputs(folder: str, wells: list[str], fields: int, size: int) -> None:
     """One TIFF per field and channel; a few rendered cell images, shifted per field."""
     import tifffile
 
-    from ngffstore.samples import Cells, render_tile
+    from ngffstore.demo.samples import Cells, render_tile
 
     os.makedirs(folder, exist_ok=True)
     done = os.path.join(folder, ".complete")

@@ -1,6 +1,6 @@
 """Read benchmark: ngffstore vs plain zarr vs ome-zarr-py vs a floor, locally and on S3 (moto).
 
-The same synthetic 3-channel uint16 image (``ngffstore.samples.synthetic_cells``, written by
+The same synthetic 3-channel uint16 image (``ngffstore.demo.samples.synthetic_cells``, written by
 ``ngffstore.write_image`` with its defaults: Zarr v3 / NGFF 0.5, zstd, 1024-pixel chunks) is read
 in the same run from a local folder and from a moto S3 server on 127.0.0.1 (the one the tests
 use, ``tests/s3server.py``). For each reader:
@@ -40,7 +40,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import ngffstore
-from ngffstore import samples
+from ngffstore.demo import samples
 from ngffstore.image import open_image
 
 THUMBNAIL = 256

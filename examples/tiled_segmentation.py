@@ -6,7 +6,7 @@ Segments the nuclei (DAPI channel) of a large image block by block, in parallel 
    81 x 81 neighbourhood plus an offset) in overlapping blocks — ``dask.array.map_overlap``
    gives each block a halo of its neighbours, so the threshold has no seams;
 2. connected components per block, made globally unique: an offset per block, then the labels
-   that touch across a block border are merged (``ngffstore.segmentation.label_blocks``), so a
+   that touch across a block border are merged (``ngffstore.demo.segmentation.label_blocks``), so a
    nucleus cut by a border gets one label;
 3. the result is written back next to the image as a label image (``write_labels``) and as a
    ROI layer of an algorithm run (``kind="algorithm"``, with provenance recording the parameters).
@@ -32,7 +32,7 @@ LAYER = "adaptive-threshold"
 
 
 def threshold_block(block: np.ndarray, radius: int, offset: float) -> np.ndarray:
-    from ngffstore.segmentation import adaptive_threshold
+    from ngffstore.demo.segmentation import adaptive_threshold
 
     return adaptive_threshold(block, radius=radius, offset=offset)
 
@@ -41,7 +41,7 @@ def segment(image, *, radius: int = 40, offset: float = 400.0, min_size: int = 2
     """Lazy, globally unique nuclei labels of ``image`` (y, x) and their number."""
     import dask.array as da
 
-    from ngffstore.segmentation import label_blocks
+    from ngffstore.demo.segmentation import label_blocks
 
     index = tuple(0 if a in "tcz" else slice(None) for a in image.axes)
     dapi = image.to_dask(0)[index]
@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     image = open_image(args.store, storage_options=so)
     with _shared.scheduler(args) as sched:
         labels, n = segment(image, radius=args.radius, offset=args.offset, scheduler=sched)
-        write_labels(labels, image.url, LABEL_NAME, overwrite=args.overwrite, storage_options=so,
+        write_labels(labels, image.url, name=LABEL_NAME, overwrite=args.overwrite, storage_options=so,
                      properties=nucleus_properties(n),
                      scheduler=sched, progress=False)
-        layer = from_labels(image.url, LABEL_NAME, LAYER, kind="algorithm",
+        layer = from_labels(image.url, label=LABEL_NAME, layer=LAYER, kind="algorithm",
                             author=f"examples/tiled_segmentation.py radius={args.radius} offset={args.offset}",
                             overwrite=args.overwrite, storage_options=so, scheduler="threads")
     print(f"{n} nuclei -> {image.url}/labels/{LABEL_NAME} and ROI layer {LAYER!r} ({layer.count} ROIs)")

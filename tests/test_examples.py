@@ -43,10 +43,10 @@ def test_plate_heatmap(demo, tmp_path, capsys):
 
 
 def test_tiled_segmentation_on_local_cluster(demo, tmp_path, capsys):
+    from ngffstore.demo.samples import Cells
     from ngffstore.image import open_image
     from ngffstore.labels import open_labels
     from ngffstore.rois import read_rois_attrs
-    from ngffstore.samples import Cells
 
     code = example("tiled_segmentation").main([demo.image, "--out", str(tmp_path)])  # default: LocalCluster
     assert code == 0, capsys.readouterr().err

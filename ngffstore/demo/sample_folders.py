@@ -8,7 +8,7 @@ What a time-lapse microscope leaves behind (the input of ``ngffstore assemble``)
       pos001/exp_0_DAPI_0.png, exp_0_DAPI_1.png, ... exp_{t}_{channel}_{z}.png
       pos002/...
 
-Planes are realistic cells (:mod:`ngffstore.samples`) that drift over time, blur and dim away
+Planes are realistic cells (:mod:`ngffstore.demo.samples`) that drift over time, blur and dim away
 from the focal plane and bleach slowly, with shot noise; 16-bit grey PNG (or TIFF). Every plane
 is a deterministic function of its indices, so :meth:`SampleFolder.plane` gives back exactly the
 pixels written, for tests.
@@ -199,7 +199,7 @@ def _write_text_files(sample: SampleFolder) -> None:
     rng = np.random.default_rng(sample.seed)
     n_t = len(sample.times)
     lines = [
-        "# Acquisition settings (synthetic, written by ngffstore.sample_folders)",
+        "# Acquisition settings (synthetic, written by ngffstore.demo.sample_folders)",
         f"Experiment: {sample.name}",
         f"Date: {start:%Y-%m-%d %H:%M:%S}",
         "User: jdoe",

@@ -11,7 +11,7 @@
     index.parquet (+ journal)  the collection index (``build_index``)
 
 with key-values and tags on the image, the plate and its wells, and provenance written by every
-writer. Everything is synthetic (:mod:`ngffstore.samples`) and made in seconds.
+writer. Everything is synthetic (:mod:`ngffstore.demo.samples`) and made in seconds.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .storage import Location, storage_errors
+from ..storage import Location, storage_errors
 
 IMAGE_NAME = "cells.ome.zarr"
 PLATE_NAME = "plate.ome.zarr"
@@ -158,7 +158,7 @@ def nucleus_properties(n: int) -> dict[int, dict[str, Any]] | None:
 
     Listed for 0 too, so the values match the generated ``colors`` (as NGFF validators require).
     """
-    from .labels.write import MAX_GENERATED_COLORS
+    from ..labels.write import MAX_GENERATED_COLORS
 
     if n + 1 > MAX_GENERATED_COLORS:
         return None
@@ -225,16 +225,15 @@ def build_demo(
     ``overwrite`` replaces an earlier demo; without it an existing image or plate is refused
     (:class:`~ngffstore.errors.OutputExistsError`).
     """
-    import converters
-
-    from .errors import InputError, OutputExistsError
-    from .image import open_image, write_image
-    from .index import build_index
-    from .labels import write_labels
-    from .metadata import write_metadata
-    from .parallel import parse_scheduler
-    from .plate import open_plate, write_plate
-    from .rois import from_labels, write_rois
+    from .. import plugins
+    from ..errors import InputError, OutputExistsError
+    from ..image import open_image, write_image
+    from ..index import build_index
+    from ..labels import write_labels
+    from ..metadata import write_metadata
+    from ..parallel import parse_scheduler
+    from ..plate import open_plate, write_plate
+    from ..rois import from_labels, write_rois
 
     t0 = time.perf_counter()
     if size < 64:
@@ -262,11 +261,11 @@ def build_demo(
         with storage_errors(Location.parse(sources), "write"):
             os.makedirs(sources, exist_ok=True)
             write_sample_tiff(tiff, size, seed)
-        write_image(converters.open_source(tiff), image_loc, overwrite=overwrite, chunks=chunks, **run)
+        write_image(plugins.converters().open_source(tiff), image_loc, overwrite=overwrite, chunks=chunks, **run)
     image_url = image_loc.url
     write_metadata(
+        {"experiment": "demo", "organism": "synthetic", "stain": "DAPI/Membrane/Spots", "condition": "control"},
         image_url,
-        key_values={"experiment": "demo", "organism": "synthetic", "stain": "DAPI/Membrane/Spots", "condition": "control"},
         tags=["demo", "cells"],
         description="Synthetic fluorescence image of cells: nuclei (DAPI), membranes and spots.",
         storage_options=so,
@@ -274,15 +273,15 @@ def build_demo(
     image = open_image(image_url, storage_options=so)
     labels, n_nuclei = segment_nuclei(image, scheduler=scheduler)
     write_labels(
-        labels, image_url, LABEL_NAME, overwrite=overwrite, storage_options=so,
+        labels, image_url, name=LABEL_NAME, overwrite=overwrite, storage_options=so,
         properties=nucleus_properties(n_nuclei), **run,
     )
     write_rois(
-        image_url, _annotations(size, seed), layer=USER_LAYER, kind="user", author="demo-user",
+        _annotations(size, seed), image_url, layer=USER_LAYER, kind="user", author="demo-user",
         ontology=ONTOLOGY, overwrite=overwrite, storage_options=so,
     )
     from_labels(
-        image_url, LABEL_NAME, ALGORITHM_LAYER, kind="algorithm", author="ngffstore demo (threshold)",
+        image_url, label=LABEL_NAME, layer=ALGORITHM_LAYER, kind="algorithm", author="ngffstore demo (threshold)",
         overwrite=overwrite, storage_options=so, scheduler=scheduler,
     )
 
@@ -294,25 +293,33 @@ def build_demo(
     )
     plate = open_plate(plate_loc.url, storage_options=so)
     write_metadata(
-        plate.url, key_values={"experiment": "demo", "assay": "dose response", "compound": "demo-123"},
-        tags=["demo", "plate"], description="Demo 6-well plate: GFP rises with the dose per column.",
+        {"experiment": "demo", "assay": "dose response", "compound": "demo-123"},
+        plate.url,
+        tags=["demo", "plate"],
+        description="Demo 6-well plate: GFP rises with the dose per column.",
         storage_options=so,
     )
     jobs = []
     for ref in plate:
         well = plate.well(ref.row, ref.column)
         write_metadata(
-            well.url, key_values={"dose_uM": DOSES[ref.column], "compound": "demo-123"}, storage_options=so
+            {"dose_uM": DOSES[ref.column], "compound": "demo-123"},
+            well.url,
+            storage_options=so,
         )
         jobs += [(ref, i, fimg) for i, fimg in enumerate(well.fields)]
 
     def label_field(job: tuple[Any, int, Any]) -> tuple[str, int]:
         ref, i, fimg = job
         lab, n = segment_nuclei(fimg, scheduler="synchronous")
-        write_labels(lab, fimg.url, LABEL_NAME, overwrite=overwrite, storage_options=so,
+        write_labels(lab, fimg.url, name=LABEL_NAME, overwrite=overwrite, storage_options=so,
                      scheduler="synchronous", progress=False)
-        write_metadata(fimg.url, key_values={"dose_uM": DOSES[ref.column], "well": ref.name},
-                       tags=["demo"], storage_options=so)
+        write_metadata(
+            {"dose_uM": DOSES[ref.column], "well": ref.name},
+            fimg.url,
+            tags=["demo"],
+            storage_options=so,
+        )
         return f"{ref.name}/{i}", n
 
     # fields are small: label them a few at a time (the time goes into object-store round trips)
@@ -321,7 +328,7 @@ def build_demo(
 
     # (3) the index
     build_index(root.url, storage_options=so, rebuild=True)
-    from .search import search
+    from ..search import search
 
     rows = len(search(root.url, storage_options=so))
     report = DemoReport(
@@ -343,8 +350,8 @@ def build_demo(
 def _refuse_existing(location: Location) -> None:
     """OutputExistsError when something other than an interrupted ngffstore write is at ``location``
     (an interrupted one is resumed by the writers)."""
-    from .errors import NgffStoreError, OutputExistsError
-    from .nodes import exists_anything, read_attrs
+    from ..errors import NgffStoreError, OutputExistsError
+    from ..nodes import exists_anything, read_attrs
 
     if not exists_anything(location):
         return
@@ -361,7 +368,7 @@ def _refuse_existing(location: Location) -> None:
 
 
 def _roi_counts(image_url: str, storage_options: Mapping[str, Any] | None) -> dict[str, dict[str, int]]:
-    from .rois import read_rois_attrs
+    from ..rois import read_rois_attrs
 
     try:
         attrs = read_rois_attrs(image_url, storage_options=storage_options)
