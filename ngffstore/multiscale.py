@@ -447,7 +447,8 @@ def write_block(
     with storage_errors(location, "write"):
         region = _region(index, pass_.block, spec.levels[first].shape)
         writers = {
-            lv: ChunkWriter.for_array(location, spec.levels[lv].path, level_array(location, spec, lv), deferred=True)
+            lv: ChunkWriter.for_array(location, spec.levels[lv].path, level_array(location, spec, lv), deferred=True,
+                                   known_empty=True)  # fresh arrays: empty chunks have nothing to delete
             for lv in range(first if write_first else first + 1, last + 1)
         }
         # the block's extent at each level of the pass, along every axis
