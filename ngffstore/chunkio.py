@@ -36,7 +36,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -213,6 +213,8 @@ class ChunkWriter:
         self._is_fill = _fill_test(self.fill_value)
         fast = _fast_encoding(array)
         self.fast = fast is not None
+        self.stored_dtype: np.dtype
+        self.compressor: Any
         self.stored_dtype, self.compressor = fast if fast is not None else (dtype, None)
         self._dirs: set[str] = set()
         self._written_dirs: set[str] = set()
@@ -282,7 +284,7 @@ class ChunkWriter:
         spec = async_array.metadata.get_chunk_spec(coords, config, default_buffer_prototype())
         inside = tuple(slice(0, min(c, n - i * c)) for i, c, n in zip(coords, self.chunks, self.shape))
         kept = _KeptBytes()
-        value = NDBuffer.from_ndarray_like(chunk[inside])
+        value = NDBuffer.from_ndarray_like(cast(Any, chunk[inside]))
         sync(async_array.codec_pipeline.write([(kept, spec, inside, inside, True)], value))
         return None if kept.value is None else kept.value.to_bytes()
 
