@@ -38,6 +38,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ import pandas as pd
 from ngffstore.errors import InputError, InputNotFoundError, NgffStoreError
 from ngffstore.ngff import normalize_unit
 from ngffstore.paths import check_relative_path
+from ngffstore.storage import Location
 
 from ._io import short
 
@@ -505,6 +507,31 @@ def read_acquisition(
     return out
 
 
+def read_acquisition_files(
+    urls: Sequence[str],
+    parser: str | AcquisitionParser | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Acquisition:
+    """:func:`read_acquisition` of files given as local paths or URLs: remote ones are copied to
+    a temporary folder first (a parser reads a local file), under their own names."""
+    if not urls:
+        return Acquisition()
+    with tempfile.TemporaryDirectory(prefix="ngffstore-acq-") as tmp:
+        files = []
+        for i, url in enumerate(urls):
+            if "://" not in url:
+                files.append((url, url))
+                continue
+            location = Location.parse(url, storage_options)
+            local = os.path.join(tmp, str(i), location.name)
+            os.makedirs(os.path.dirname(local))
+            with open(local, "wb") as f:
+                f.write(location.read_bytes(""))
+            files.append((local, url))
+        return read_acquisition(files, parser)
+
+
 __all__ = [
     "BUILTIN_PARSERS",
     "ENTRY_POINT_GROUP",
@@ -518,5 +545,6 @@ __all__ = [
     "parse_value",
     "parser_name",
     "read_acquisition",
+    "read_acquisition_files",
     "run_parser",
 ]

@@ -9,13 +9,16 @@ function here reads files with the converters and writes with the public ngffsto
 - :func:`write_labels_from_file` — a label file -> a label image (``ngffstore labels add``);
 - :func:`available_formats` — what this installation reads (``ngffstore formats``);
 - :func:`from_manifest`, :func:`from_pattern`, :func:`from_tree`, :func:`open_plate_fields`,
-  :func:`build_plate` — HCS plates from files (``ngffstore plate``).
+  :func:`build_plate` — HCS plates from files (``ngffstore plate``);
+- :func:`assemble` — folders of 2-D planes -> a collection or plate (``ngffstore assemble``);
+- :func:`import_rois`, :func:`export_rois` — annotation files <-> ROI layers (``ngffstore rois``).
 
 Importing this module imports no dask: the converters import it when they build a lazy array.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -26,9 +29,10 @@ from ._open import SUPPORTED_SUFFIXES, open_source
 
 if TYPE_CHECKING:
     from ngffstore.image import ImageSummary
-    from ngffstore.labels import Labels
+    from ngffstore.labels import LabelsSummary
     from ngffstore.plate import PlateSummary
 
+    from .assemble import AssembleResult, assemble
     from .formats import FormatRow
     from .plate import (
         FieldPlanes,
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
         from_tree,
     )
     from .plate import open_fields as open_plate_fields
+    from .rois import RoiExport, RoiImport, export_rois, import_rois
 
 # loaded on first use (the plate builders import the plate writer, which imports dask)
 _LAZY = {
@@ -49,14 +54,19 @@ _LAZY = {
     "from_pattern": "plate",
     "from_tree": "plate",
     "open_plate_fields": "plate",
+    "AssembleResult": "assemble",
+    "assemble": "assemble",
+    "RoiExport": "rois",
+    "RoiImport": "rois",
+    "export_rois": "rois",
+    "import_rois": "rois",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import plate
-
-        return getattr(plate, "open_fields" if name == "open_plate_fields" else name)
+        module = importlib.import_module(f"{__name__.rpartition('.')[0]}.{_LAZY[name]}")
+        return getattr(module, "open_fields" if name == "open_plate_fields" else name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -122,7 +132,7 @@ def write_labels_from_file(
     input_storage_options: Mapping[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     **options: Any,
-) -> Labels:
+) -> LabelsSummary:
     """Write the label file ``input`` (TIFF, PNG, npy, Zarr...) as label image ``name`` of the
     image at ``image_url`` (:func:`ngffstore.write_labels` and its ``options``).
 
@@ -145,7 +155,7 @@ def write_labels_from_file(
                 f"cannot tell the axes of {path}; give them with --axes (the image's axes "
                 f"without c are {guess!r})"
             ) from None
-    return write_labels(source, image_url, name, storage_options=storage_options, **options)
+    return write_labels(source, image_url, name=name, storage_options=storage_options, **options)
 
 
 def build_plate(
@@ -186,15 +196,21 @@ def build_plate(
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "AssembleResult",
     "FieldPlanes",
     "FilePlateInput",
+    "RoiExport",
+    "RoiImport",
+    "assemble",
     "available_formats",
     "build_plate",
     "compile_pattern",
     "convert",
+    "export_rois",
     "from_manifest",
     "from_pattern",
     "from_tree",
+    "import_rois",
     "open_plate_fields",
     "open_source",
     "write_labels_from_file",

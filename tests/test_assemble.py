@@ -14,15 +14,15 @@ import pytest
 import zarr
 
 from converters import acquisition
+from converters.assemble import assemble
 from converters.acquisition import Acquisition, load_parser, parse_acquisition_text
 from converters.planes import NamePattern, open_plane_folder
 from ngffstore.cli import main
-from ngffstore.cli.assemble import assemble
+from ngffstore.demo.sample_folders import write_plane_folder
 from ngffstore.errors import InputError, OutputExistsError
 from ngffstore.metadata import read_metadata, read_table
-from ngffstore.sample_folders import write_plane_folder
 from ngffstore.storage import Location
-from ngffstore.validate import validate
+from ngffstore.validation import validate
 
 
 def run(capsys, *argv):
@@ -105,8 +105,11 @@ def test_assemble_round_trip(folder, store_url):
     assert {a["name"] for a in block["attachments"]} == {"acquisition.txt", "experiment.log"}
     with open(os.path.join(folder.root, "experiment.log"), "rb") as f:
         assert root.read_bytes("attachments/experiment.log") == f.read()
-    record = block["provenance"][-1]
-    assert record["operation"] == "assemble" and record["parameters"]["pattern"] == "{name}_{t}_{c}_{z}"
+    record = next(r for r in block["provenance"] if r["operation"] == "assemble")
+    assert record["parameters"]["pattern"] == "{name}_{t}_{c}_{z}"
+    # the collection's tables are attached with metadata.attach_table: listed in tables/ too
+    assert set(json.loads(root.read_bytes("tables/zarr.json"))["attributes"]["ngffstore"]["tables"]) == {
+        "Channels", "Positions"}
 
 
 def test_cli_numeric_sort_and_summary(tmp_path, capsys):
@@ -123,7 +126,7 @@ def test_cli_numeric_sort_and_summary(tmp_path, capsys):
 
 
 def test_default_chunks_hold_the_z_stack_and_lz4(folder, tmp_path, capsys, monkeypatch):
-    import ngffstore.cli.assemble as assemble_module
+    import converters.assemble as assemble_module
 
     out = tmp_path / "defaults.zarr"
     code, _, err = run(capsys, "assemble", folder.root, out, "--no-progress")
@@ -212,7 +215,10 @@ def test_missing_plane_fails_then_fills(tmp_path, capsys):
     filled = planes[planes["filled"]]
     assert list(zip(filled["t"], filled["c"], filled["z"])) == [(2, "GFP", 0)]
     assert filled["file"].isna().all()
-    record = load_json(out / "zarr.json")["attributes"]["ngffstore"]["provenance"][-1]
+    records = load_json(out / "zarr.json")["attributes"]["ngffstore"]["provenance"]
+    # the assemble record, then one per table attached to the collection
+    assert [r["operation"] for r in records] == ["assemble", "attach_table", "attach_table"]
+    record = records[0]
     assert record["parameters"]["filled_planes"] == {"pos002": ["t=2 c=GFP z=0"]}
     assert validate(out).ok
 

@@ -172,63 +172,10 @@ def _register_info(sub: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..plate import open_plate
-    from ..plate.names import describe_names
+    from ..plate.info import plate_info
 
-    with open_plate(args.url, storage_options=storage_options_for(args.url, args)) as plate:
-        info: dict[str, Any] = {
-            "url": plate.url,
-            "name": plate.name,
-            "version": plate.version,
-            "rows": list(plate.rows),
-            "columns": list(plate.columns),
-            "wells": len(plate.wells),
-            "field_count": plate.field_count,
-            "acquisitions": [a.__dict__ for a in plate.acquisitions],
-        }
-        first = None
-        if plate.wells:
-            try:
-                first = plate.field(plate.wells[0].path)
-            except Exception as exc:  # noqa: BLE001 - a plate whose first field cannot be opened is still described
-                info["first_field_error"] = str(exc)
-        if first is not None:
-            info["field"] = {
-                "url": first.url,
-                "axes": first.axes,
-                "shape": list(first.shape),
-                "dtype": str(first.dtype),
-                "channels": [c.label for c in first.channels],
-                "levels": [list(lv.shape) for lv in first.levels],
-            }
-        if args.wells:
-            info["well_fields"] = {w: [f.path for f in fs] for w, fs in plate.well_images().items()}
-    if args.json:
-        print(json.dumps(info, indent=2, default=str))
-        return 0
-    lines = [
-        f"plate     {info['url']}",
-        f"name      {info['name'] or '-'}",
-        f"format    OME-NGFF {info['version'] or '?'} HCS plate",
-        f"layout    rows {describe_names(info['rows'])}, columns {describe_names(info['columns'])}",
-        f"wells     {info['wells']} with images, up to {info['field_count'] or '?'} fields each",
-    ]
-    if info["acquisitions"]:
-        lines.append("acquis.   " + ", ".join(
-            f"{a['id']}" + (f" ({a['name']})" if a.get("name") else "") for a in info["acquisitions"]
-        ))
-    if "field" in info:
-        f = info["field"]
-        lines.append(
-            f"fields    {f['axes']} {'x'.join(map(str, f['shape']))} {f['dtype']}, {len(f['levels'])} levels "
-            f"(smallest {'x'.join(map(str, f['levels'][-1]))}), channels {', '.join(f['channels'])}"
-        )
-    elif "first_field_error" in info:
-        lines.append(f"fields    cannot open the first field: {info['first_field_error']}")
-    if args.wells:
-        for w, fs in info["well_fields"].items():
-            lines.append(f"  {w:<8} {', '.join(fs) or '(no fields)'}")
-    print("\n".join(lines))
+    info = plate_info(args.url, wells=args.wells, storage_options=storage_options_for(args.url, args))
+    print(json.dumps(info.to_dict(), indent=2, default=str) if args.json else info.to_text())
     return 0
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 import warnings
 
+from ..plugins import converters
 from ._common import add_storage_args, group_usage, image_storage_options, storage_options_for
 
 ORDER = 45
@@ -158,61 +159,25 @@ def _warn_lines(caught: list[warnings.WarningMessage], command: str) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from converters.rois import read_ontology_file, read_rois_file
-
-    from ..nodes import read_attrs
-    from ..rois import Ontology
-    from ..rois._model import check_layer_name
-    from ..rois._store import image_extent, store_rois
-    from ..storage import Location
-
-    check_layer_name(args.layer)
-    options = _options(args)
-    location = Location.parse(args.image, options)
-    zarr_format, attrs = read_attrs(location)
-    _, height = image_extent(location, attrs, zarr_format)
-    ontology = None
-    if args.ontology:
-        ontology = read_ontology_file(
-            args.ontology, storage_options=storage_options_for(args.ontology, args)
-        )
-    rois = read_rois_file(
-        args.file,
-        format=args.format,
-        height=height,
-        ontology=ontology,
-        storage_options=storage_options_for(args.file, args),
-    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stored = store_rois(
-            location,
-            rois,
+        result = converters().import_rois(
+            args.file,
+            args.image,
             layer=args.layer,
+            format=args.format,
+            terms=args.term,
+            ontology=args.ontology,
             kind=args.kind,
             author=args.author,
-            terms=args.term,
-            ontology=Ontology.from_dict(ontology, source=args.ontology)
-            if ontology is not None
-            else None,
             overwrite=args.overwrite,
             append=args.append,
             repair=args.repair,
+            storage_options=_options(args),
+            input_storage_options=storage_options_for(args.file, args),
         )
     _warn_lines(caught, "import")
-    layer = stored.layer
-    if not stored.written:
-        print(
-            f"nothing to do: these {len(rois)} ROIs were already added to layer {args.layer!r} of "
-            f"{location.url} (import {stored.import_id[:12]}; layer has {layer.count} ROIs)"
-        )
-        return 0
-    terms = ", ".join(f"{t} {n}" for t, n in sorted(layer.terms.items())) or "no terms"
-    verb = "added" if args.append else "imported"
-    print(
-        f"{verb} {len(rois)} ROIs ({rois.format}) into layer {args.layer!r} of {location.url} "
-        f"(now {layer.count}; {terms})"
-    )
+    print(result.to_text())
     return 0
 
 
@@ -231,37 +196,28 @@ def _parse_bbox(text: str | None) -> tuple[float, ...] | None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from converters.rois import format_rois
-
-    from ..nodes import read_attrs
-    from ..rois import query
-    from ..rois._model import RoisAttrs
-    from ..rois._store import image_extent
-    from ..storage import Location
-
-    location = Location.parse(args.image, _options(args))
-    rois = query(location, layer=args.layer, terms=args.term, bbox=_parse_bbox(args.bbox))
-    zarr_format, attrs = read_attrs(location)
-    height = image_extent(location, attrs, zarr_format)[1] if args.format == "cytomine" else None
-    info = {name: term.to_dict() for name, term in RoisAttrs.from_attrs(attrs).terms.terms.items()}
-    text = format_rois(rois, args.format, height=height, terms_info=info)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-        return 0
-    from converters.rois import write_text
-
-    write_text(args.output, text)
-    print(
-        f"exported {len(rois)} ROIs of layer {args.layer!r} as {args.format} to {args.output}",
-        file=sys.stderr,
+    to_stdout = args.output in (None, "-")
+    result = converters().export_rois(
+        args.image,
+        None if to_stdout else args.output,
+        layer=args.layer,
+        format=args.format,
+        terms=args.term,
+        bbox=_parse_bbox(args.bbox),
+        storage_options=_options(args),
+        output_storage_options=None if to_stdout else storage_options_for(args.output, args),
     )
+    if to_stdout:
+        sys.stdout.write(result.text)
+    else:
+        print(result.to_text(), file=sys.stderr)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     from ..rois import read_rois_attrs
 
-    rois = read_rois_attrs(args.image, _options(args))
+    rois = read_rois_attrs(args.image, storage_options=_options(args))
     if args.json:
         print(json.dumps(rois.to_dict(), indent=2))
         return 0
@@ -291,9 +247,9 @@ def run_stats(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
-        from converters.rois import write_text
+        from ..storage import write_text
 
-        write_text(args.output, text)
+        write_text(args.output, text, storage_options=storage_options_for(args.output, args))
         print(f"wrote {len(df)} rows to {args.output}", file=sys.stderr)
     return 0
 
@@ -303,8 +259,8 @@ def run_from_labels(args: argparse.Namespace) -> int:
 
     layer = from_labels(
         args.image,
-        args.label,
-        args.layer,
+        label=args.label,
+        layer=args.layer,
         kind=args.kind,
         author=args.author,
         overwrite=args.overwrite,
@@ -319,22 +275,22 @@ def run_rasterize(args: argparse.Namespace) -> int:
 
     labels = rasterize(
         args.image,
-        args.layer,
-        args.name,
+        layer=args.layer,
+        label=args.name,
         terms=args.term,
         overwrite=args.overwrite,
         storage_options=_options(args),
     )
     print(
         f"wrote layer {args.layer!r} as label image {args.name!r} ({labels.dtype}, "
-        f"{len(labels.properties)} labels) to {labels.url}"
+        f"{labels.property_count} labels) to {labels.url}"
     )
     return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from ..rois import delete_layer
+    from ..rois import remove_roi_layer
 
-    delete_layer(args.image, args.layer, storage_options=_options(args))
+    remove_roi_layer(args.image, args.layer, storage_options=_options(args))
     print(f"deleted layer {args.layer!r} of {args.image}")
     return 0
