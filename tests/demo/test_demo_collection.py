@@ -14,7 +14,7 @@ def demo(tmp_path_factory):
 
 
 def test_demo_validates(demo):
-    from ngffstore.validate import validate
+    from ngffstore.validation import validate
 
     for url in (demo.image, demo.plate):
         report = validate(url)
@@ -42,7 +42,7 @@ def test_demo_contents(demo):
 
 
 def test_demo_index_and_search(demo):
-    from ngffstore.search import search
+    from ngffstore.index.search import search
 
     rows = search(demo.root)
     paths = set(rows["path"])
@@ -128,7 +128,7 @@ def test_demo_on_s3_and_an_example_reading_it(s3_bucket, s3_env, tmp_path, capsy
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"ngffstore validate {dest}/plate.ome.zarr" in out and "7 rows" in out
-    examples = str(Path(__file__).resolve().parent.parent / "examples")
+    examples = str(Path(__file__).resolve().parents[2] / "examples")
     if examples not in sys.path:
         sys.path.insert(0, examples)
     heatmap = importlib.import_module("plate_heatmap")

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 from ngffstore.cli import main
 from ngffstore.plate import open_plate
-from ngffstore.validate import validate
+from ngffstore.validation import validate
 
 H, W = 40, 48
 
