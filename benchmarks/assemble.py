@@ -89,7 +89,7 @@ def floor(files: list[str], threads: int = 2) -> tuple[float, float]:
 
 def run_assemble(root: str, out: str, **options) -> tuple[float, float, dict]:
     """(wall, CPU) seconds of ``assemble`` and its result."""
-    from ngffstore.cli.assemble import assemble
+    from converters.assemble import assemble
 
     shutil.rmtree(out, ignore_errors=True)
     c0, t0 = time.process_time(), time.perf_counter()

@@ -165,7 +165,7 @@ def test_import_cytomine_with_ontology(tmp_path, capsys, image):
 
 def test_bad_input_one_line_and_nothing_written(tmp_path, capsys, image, geojson):
     assert run(capsys, "rois", "import", image, geojson, "--layer", "qp")[0] == 0
-    before = rois.list_layers(str(image))
+    before = rois.list_roi_layers(str(image))
     wkt = tmp_path / "bad.wkt"
     wkt.write_text("POINT (1 1)\nPOLYGON ((0 0, 1 1\n")
     outside = tmp_path / "outside.wkt"
@@ -194,7 +194,7 @@ def test_bad_input_one_line_and_nothing_written(tmp_path, capsys, image, geojson
         assert code != 0, argv
         assert message in err, (argv, err)
         assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert rois.list_layers(str(image)) == before
+    assert rois.list_roi_layers(str(image)) == before
     code, _out, err = run(capsys, "rois", "import", image, bowtie, "--layer", "bt")
     assert code == 0 and "warning: repaired 1 invalid geometry" in err and "line 1" in err
 
@@ -250,7 +250,7 @@ def test_from_labels_and_rasterize_cli(tmp_path, capsys, image):
 
     assert np.array_equal(open_labels(str(image), "again").to_dask(0).compute(), lab)
     code, out, err = run(capsys, "rois", "delete", image, "--layer", "cells")
-    assert code == 0 and "cells" not in rois.list_layers(str(image))
+    assert code == 0 and "cells" not in rois.list_roi_layers(str(image))
 
 
 def test_cli_on_s3(tmp_path, capsys, s3_env, s3_bucket, geojson):

@@ -115,7 +115,7 @@ def test_add_tiff_hex_colors_and_inferred_axes(tmp_path, capsys):
 def template(tmp_path_factory) -> str:
     """An image with one label image, ``old`` (copy it before changing it)."""
     img = image(str(tmp_path_factory.mktemp("template") / "img.zarr"))
-    ngffstore.labels.write_labels(cells(), img, "old")
+    ngffstore.labels.write_labels(cells(), img, name="old")
     return img
 
 
@@ -201,7 +201,7 @@ def test_thumbnail_and_window_overlay_labels(tmp_path, capsys):
     ngffstore.write_image(np.full((2, 64, 64), 100, dtype=np.uint16), url, axes="cyx", progress=False)
     mask = np.zeros((64, 64), dtype=np.uint8)
     mask[10:30, 10:30] = 1
-    ngffstore.write_labels(mask, url, "cells", colors={1: (255, 0, 0, 255)})
+    ngffstore.write_labels(mask, url, name="cells", colors={1: (255, 0, 0, 255)})
     plain, over = tmp_path / "plain.png", tmp_path / "over.png"
     assert main(["thumbnail", url, "-o", str(plain)]) == 0
     assert main(["thumbnail", url, "-o", str(over), "--labels", "cells", "--labels-alpha", "1"]) == 0

@@ -26,8 +26,8 @@ def plate(tmp_path_factory) -> Path:
     truth[5:15, 5:15], truth[30:40, 30:45], truth[60:80, 10:20] = 1, 2, 3
     for column, pred in (("1", truth.copy()), ("2", np.where(truth == 3, 0, truth))):
         url = str(root / "A" / column / "0")
-        write_labels(truth, url, "truth", scheduler="synchronous", progress=False)
-        write_labels(pred, url, "pred", scheduler="synchronous", progress=False)
+        write_labels(truth, url, name="truth", scheduler="synchronous", progress=False)
+        write_labels(pred, url, name="pred", scheduler="synchronous", progress=False)
     return root
 
 
@@ -109,7 +109,7 @@ def test_plate_on_s3(s3_bucket, s3_env, capsys):
     truth = np.zeros((40, 48), dtype=np.uint16)
     truth[2:12, 2:12], truth[20:30, 20:40] = 1, 2
     for name, data in (("truth", truth), ("pred", np.where(truth == 2, 0, truth))):
-        write_labels(data, f"{url}/A/1/0", name, scheduler="synchronous", progress=False, storage_options=options)
+        write_labels(data, f"{url}/A/1/0", name=name, scheduler="synchronous", progress=False, storage_options=options)
     code, out, err = run(capsys, "evaluate", url, "-p", "pred", "-t", "truth", "--table", "ev")
     assert code == 0, err
     assert "TP 1  FP 0  FN 1" in out

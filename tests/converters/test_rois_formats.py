@@ -48,7 +48,7 @@ def same_geometries(a, b, tol=1e-9):
 
 def round_trip(image, text, format, layer, **kwargs):
     parsed = fmt.parse_rois(text, format=format, height=HEIGHT, **kwargs)
-    rois.write_rois(image, parsed, layer=layer, overwrite=True)
+    rois.write_rois(parsed, image, layer=layer, overwrite=True)
     df = rois.read_rois(image, layer)
     info = {k: v.to_dict() for k, v in rois.read_terms(image).terms.items()}
     out = fmt.format_rois(df, format, height=HEIGHT, terms_info=info)
@@ -311,7 +311,7 @@ def test_cytomine_through_store_rejects_unknown_term(image):
     text = json.dumps([{"location": "POINT (1 1)", "term": ["Necrosis"]}])
     parsed = fmt.parse_cytomine(text, height=HEIGHT, ontology=onto)
     with pytest.raises(InputError, match="annotation 0: unknown term 'Necrosis'"):
-        rois.write_rois(image, parsed, layer="bad", ontology=onto)
+        rois.write_rois(parsed, image, layer="bad", ontology=onto)
 
 
 # -- detection and properties -------------------------------------------------------------------------
