@@ -51,6 +51,9 @@ class ImageSummary:
         return asdict(self)
 
     def to_text(self) -> str:
+        return "\n".join(self._text_lines())
+
+    def _text_lines(self) -> list[str]:
         lines = [
             f"image     {self.url}",
             f"name      {self.name or '-'}",
@@ -74,7 +77,7 @@ class ImageSummary:
             lines.append("codecs    " + ", ".join(self.levels[0].compressors))
         if self.bytes_stored is not None:
             lines.append(f"stored    {_human(self.bytes_stored)}")
-        return "\n".join(lines)
+        return lines
 
 
 def _fmt(t: tuple[Any, ...] | None) -> str:

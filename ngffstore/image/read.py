@@ -24,6 +24,9 @@ import dask.array as da
 import numpy as np
 
 from ..errors import MemoryCapError, NotNgffError, ReadError, RegionError, StoreNotFoundError
+from ..labels._verbs import LabelVerbs
+from ..labels.layout import LABELS_GROUP, missing_label_error
+from ..labels.layout import check_name as check_label_name
 from ..ngff import (
     SUPPORTED_VERSIONS,
     Channel,
@@ -34,7 +37,7 @@ from ..ngff import (
     parse_image_attrs,
 )
 from ..nodes import StoredNode
-from ..paths import check_relative_path
+from ..paths import UnsafePathError, check_relative_path
 from ..storage import Location
 from ._region import (
     RegionSource,
@@ -383,26 +386,24 @@ class Image(StoredNode):
             self._label_names = tuple(names)
         return self._label_names
 
-    def label(self, name: str) -> Any:
+    def label(self, name: str) -> Labels:
         """The label image ``labels/NAME``: the same verbs, plus colours and properties
-        (:class:`ngffstore.labels.Labels`)."""
-        from ..labels.read import open_labels
-
-        return open_labels(self.location, name, memory_cap=self.memory_cap)
+        (:class:`Labels`)."""
+        return Labels.open(self.location, name, memory_cap=self.memory_cap)
 
     def rois(self, layer: str | None = None, terms: Any = None, bbox: Any = None) -> Any:
         """ROIs of this image as a DataFrame (shapely geometries), filtered by layer, terms and a
         level-0 ``(x, y, width, height)`` box; only the row groups that overlap the box are read."""
-        from ..rois import query
+        from ..rois._query import query
 
         return query(self, layer=layer, terms=terms, bbox=bbox)
 
     def crop(self, roi: Any, **kwargs: Any) -> Any:
         """Pixels under ``roi`` (an id, a geometry or WKT) with a boolean mask on the output grid;
         see :func:`ngffstore.rois.crop` for ``max_size``, ``increase_area``, ``mask``, ``alpha``."""
-        from ..rois import crop
+        from ..rois._crop import crop_image
 
-        return crop(self, roi, **kwargs)
+        return crop_image(self, roi, **kwargs)
 
     # -- levels ---------------------------------------------------------------------------
     def _fetch_meta(self, indices: Any) -> None:
@@ -920,4 +921,53 @@ class Image(StoredNode):
         )
 
 
-__all__ = ["DEFAULT_MEMORY_CAP", "Image", "open_image"]
+class Labels(LabelVerbs, Image):
+    """A label image (integer values per pixel) of an image: ``image.label(name)`` or
+    :func:`ngffstore.labels.open_labels`.
+
+    Besides the :class:`Image` verbs (nearest resampling only, so a label read at any size holds
+    stored values only): :attr:`colors`, :attr:`properties`, :meth:`color_of`, :meth:`values`,
+    :meth:`regions` and :meth:`overlay` (:class:`ngffstore.labels._verbs.LabelVerbs`).
+    """
+
+    @classmethod
+    def open(cls, image: Location, name: str, *, memory_cap: int | None = None) -> Labels:
+        """Open the label image ``name`` of the image at ``image`` (``IMAGE/labels/NAME``)."""
+        check_label_name(name)
+        try:
+            opened = open_image(image.child(LABELS_GROUP, name), memory_cap=memory_cap)
+        except (StoreNotFoundError, NotNgffError) as exc:
+            raise missing_label_error(image, name, exc) from None
+        return cls._from_image(opened, name)
+
+    @classmethod
+    def _from_image(cls, image: Image, name: str) -> Labels:
+        labels = cls.__new__(cls)
+        labels.__setstate__(image.__getstate__())
+        labels._init_label(name)
+        return labels
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(s) for s in self.shape)
+        return (
+            f"<Labels {self.label_name!r} of {self.location.parent.parent.url} {self.axes} {shape} "
+            f"{self.dtype}, {len(self.multiscale.datasets)} levels>"
+        )
+
+    @property
+    def image(self) -> Image:
+        """The image these labels belong to (``image-label.source.image``, default ``../../``)."""
+        source = self.image_label.get("source") or {}
+        rel = source.get("image") if isinstance(source, Mapping) else None
+        parts = [p for p in str(rel or "../../").split("/") if p not in ("", ".")]
+        if parts != ["..", ".."]:
+            # the only image a label image of this store may name is the one it lies in
+            document = self.location.child("zarr.json" if self.zarr_format == 3 else ".zattrs").url
+            raise UnsafePathError(
+                f"{document}: unsafe image-label source image {rel!r} (not '../../'): a label "
+                "image's source must be the image that holds it; nothing was read there"
+            )
+        return open_image(self.location.parent.parent, memory_cap=self.memory_cap)
+
+
+__all__ = ["DEFAULT_MEMORY_CAP", "Image", "Labels", "open_image"]

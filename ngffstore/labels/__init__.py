@@ -3,17 +3,54 @@
 Write them with :func:`write_labels` (pyramids that never invent a value: mode or nearest),
 read them with :func:`open_labels` (or ``image.label(name)``): the image verbs with nearest
 resampling, plus colours, properties and chunk-wise :meth:`Labels.regions`.
+
+The layers inside: ``layout`` (names, the ``labels`` group), ``colors``, ``properties``,
+``regions`` and ``_verbs`` (what a label reader adds) sit below the image reader, which
+assembles :class:`Labels`; ``read`` (:func:`open_labels`) and ``write`` sit above it. The
+names from ``read``, ``write`` and ``info`` load on first use, so importing a low module of
+this package never imports the image reader.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .colors import label_color, label_colors, overlay, parse_colors, read_colors_csv
+from .layout import check_name
 from .properties import parse_properties, read_properties_csv
-from .read import Labels, open_labels
 from .regions import measure_regions
-from .write import MAX_GENERATED_COLORS, check_name, list_labels, remove_labels, write_labels
+
+_LAZY = {
+    "Labels": "read",
+    "open_labels": "read",
+    "LabelsSummary": "info",
+    "MAX_GENERATED_COLORS": "write",
+    "list_labels": "write",
+    "remove_labels": "write",
+    "write_labels": "write",
+}
+
+if TYPE_CHECKING:
+    from .info import LabelsSummary
+    from .read import Labels, open_labels
+    from .write import MAX_GENERATED_COLORS, list_labels, remove_labels, write_labels
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ngffstore.labels' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_GENERATED_COLORS",
     "Labels",
+    "LabelsSummary",
     "check_name",
     "label_color",
     "label_colors",

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
+from typing import Any
 
 import dask.array as da
 import numpy as np
 
 from .. import journal, parallel, provenance
+from .._deprecated import warn_deprecated
 from ..codecs import Compression
 from ..errors import ConflictError, InputError, OutputExistsError, StoreNotFoundError
 from ..image.options import parse_block_shape, resolve_shards
+from ..image.write import _summary as written_summary
 from ..image.write import as_dask, begin_node_write, finish_node_write, with_stored_bytes
 from ..multiscale import (
     DEFAULT_MEMORY_TARGET,
@@ -45,10 +47,11 @@ from ..pyramid import parse_method
 from ..source import Source
 from ..storage import Location, storage_errors
 from .colors import RGBA, label_colors, parse_colors
+from .info import LabelsSummary
+from .layout import LABELS_GROUP, check_name, read_listing
 from .properties import parse_properties
+from .read import open_labels
 
-if TYPE_CHECKING:
-    from .read import Labels
 
 log = logging.getLogger("ngffstore")
 
@@ -56,49 +59,7 @@ log = logging.getLogger("ngffstore")
 #: keep their generated colour implicitly (:func:`~ngffstore.labels.colors.label_colors`).
 MAX_GENERATED_COLORS = 10_000
 
-LABELS_GROUP = "labels"
-
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
 # -- names and the labels group ----------------------------------------------------------------
-
-
-def check_name(name: Any) -> str:
-    """``name`` if it is a plain label name, else :class:`InputError` (no ``/``, ``..``, ...)."""
-    if not isinstance(name, str):
-        raise InputError(f"a label name must be text, not {type(name).__name__}")
-    hint = "use a plain name such as 'nuclei' (letters, digits, '-', '_', '.')"
-    if not name.strip():
-        raise InputError(f"the label name is empty; {hint}")
-    if name != name.strip():
-        raise InputError(f"label name {name!r} starts or ends with spaces; {hint}")
-    if name.startswith(("/", "\\", "~")) or _DRIVE.match(name):
-        raise InputError(f"label name {name!r} is an absolute path; {hint}")
-    if "/" in name or "\\" in name:
-        raise InputError(f"label name {name!r} contains a path separator; {hint}")
-    if name.startswith("."):
-        raise InputError(f"label name {name!r} starts with '.' (as '..' and hidden names do); {hint}")
-    if name == "zarr.json":
-        raise InputError(f"label name {name!r} is reserved for Zarr metadata; {hint}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InputError(f"label name {name!r} contains control characters; {hint}")
-    return name
-
-
-def read_listing(image: Location) -> tuple[int | None, dict[str, Any], list[str]]:
-    """``(zarr_format, attributes, names)`` of ``IMAGE/labels`` (``(None, {}, [])`` if absent)."""
-    try:
-        fmt, attrs = read_attrs(image.child(LABELS_GROUP))
-    except StoreNotFoundError:
-        return None, {}, []
-    names = ome_attrs(attrs)[1].get("labels")
-    if not isinstance(names, list):
-        names = []
-    document = image.child(LABELS_GROUP, "zarr.json" if fmt == 3 else ".zattrs").url
-    for n in names:
-        check_relative_path(n, document=document, what="label name", single=True)
-    return fmt, attrs, [str(n) for n in names]
 
 
 def _with_names(attrs: dict[str, Any], zarr_format: int, version: str, names: list[str]) -> dict[str, Any]:
@@ -322,23 +283,6 @@ def _exists_message(target: Location) -> str:
     )
 
 
-#: Pixels per dask block when a stored label is read whole (whole stored chunks or shards).
-BLOCK_PIXELS = 1 << 22
-
-
-def grow_block(unit: Sequence[int], shape: Sequence[int], pixels: int = BLOCK_PIXELS) -> tuple[int, ...]:
-    """``unit`` (a chunk or shard) doubled along the last axes first until ``pixels`` is reached."""
-    block = [max(1, min(int(u), int(n))) for u, n in zip(unit, shape)]
-    while int(np.prod(block, dtype=np.float64)) * 2 <= pixels:
-        for i in reversed(range(len(block))):
-            if block[i] < shape[i]:
-                block[i] = min(block[i] * 2, int(shape[i]))
-                break
-        else:
-            break
-    return tuple(block)
-
-
 def _colors_entries(
     values: np.ndarray, given: dict[int, RGBA]
 ) -> tuple[list[dict[str, Any]], str]:
@@ -362,10 +306,10 @@ def _colors_entries(
 
 
 def write_labels(
-    data_or_source: Any,
-    image_url: str | Location,
-    name: str,
-    *,
+    data: Any,
+    url: str | Location,
+    *_old_name: str,
+    name: str | None = None,
     colors: Any = None,
     properties: Any = None,
     method: str = "mode",
@@ -377,19 +321,22 @@ def write_labels(
     progress: bool | None = None,
     memory_target: int | None = None,
     chunks: Any = None,
-) -> Labels:
-    """Write a label image ``name`` for the image at ``image_url`` (``IMAGE/labels/NAME``).
+) -> LabelsSummary:
+    """Write a label image ``name`` for the image at ``url`` (``IMAGE/labels/NAME``).
 
     Parameters
     ----------
-    data_or_source
-        numpy, dask or Zarr array, or a ``converters.Source``, of integer label values. Its
+    data
+        numpy, dask or Zarr array, or a :class:`~ngffstore.source.Source`, of integer label values. Its
         shape must match the image's along every axis but c (a missing axis is allowed where the
         image has one plane); a channel axis of length 1 is dropped.
-    image_url
+    url
         The parent image (also a plate field). It is read, never written.
     name
-        The label name: a plain name, no ``/``, ``..`` or absolute path.
+        The label name (keyword): a plain name, no ``/``, ``..`` or absolute path. The old
+        order ``write_labels(data, image_url, name)`` still works until 0.3 with a
+        ``DeprecationWarning``, and returns the opened :class:`~ngffstore.labels.Labels` as
+        it used to.
     colors
         ``{value: colour}``, NGFF ``colors`` entries, a DataFrame or a CSV path
         (``label-value,r,g,b[,a]`` or ``label-value,#RRGGBB``). Values without a given colour get
@@ -413,8 +360,9 @@ def write_labels(
 
     Returns
     -------
-    Labels
-        The label image, opened for reading.
+    LabelsSummary
+        What was written: the label image's levels, values, colours and properties (no read);
+        ``open_labels(url, name)`` opens it for reading.
 
     Raises
     ------
@@ -423,6 +371,45 @@ def write_labels(
     OutputExistsError
         A label image of that name exists and ``overwrite`` is not set.
     """
+    if _old_name:
+        if len(_old_name) > 1 or name is not None:
+            raise TypeError("write_labels() takes 2 positional arguments (data, url) and name=")
+        warn_deprecated(
+            "write_labels(data, image_url, name) is deprecated; use write_labels(data, url, "
+            "name=...), which returns a LabelsSummary (open_labels opens it) (removed in 0.3)"
+        )
+        _write_labels(
+            data, url, _old_name[0], colors=colors, properties=properties, method=method,
+            cast=cast, overwrite=overwrite, axes=axes, storage_options=storage_options,
+            scheduler=scheduler, progress=progress, memory_target=memory_target, chunks=chunks,
+        )
+        return open_labels(url, _old_name[0], storage_options=storage_options)  # type: ignore[return-value]
+    if name is None:
+        raise TypeError("write_labels() missing the keyword argument name=")
+    return _write_labels(
+        data, url, name, colors=colors, properties=properties, method=method, cast=cast,
+        overwrite=overwrite, axes=axes, storage_options=storage_options, scheduler=scheduler,
+        progress=progress, memory_target=memory_target, chunks=chunks,
+    )
+
+
+def _write_labels(
+    data_or_source: Any,
+    image_url: str | Location,
+    name: str,
+    *,
+    colors: Any,
+    properties: Any,
+    method: str,
+    cast: bool,
+    overwrite: bool,
+    axes: str | None,
+    storage_options: Mapping[str, Any] | None,
+    scheduler: Any,
+    progress: bool | None,
+    memory_target: int | None,
+    chunks: Any,
+) -> LabelsSummary:
     started = provenance.now()
     name = check_name(name)
     image = _read_parent(Location.parse(image_url, storage_options))
@@ -577,7 +564,19 @@ def write_labels(
     # the index has a row per image, labels included: journal the image (fewer ancestors to probe)
     journal.notify(location, operation="write_labels", zarr_format=zarr_format)
     _add_to_listing(location, zarr_format, version, name)
-    return _written_labels(location, name, target, zarr_format, attrs, spec, crop_shapes=parent_shapes if crop else None)
+    summary = written_summary(target, spec, attrs, True)
+    levels = summary.levels
+    if crop:
+        levels = tuple(replace(lv, shape=tuple(s)) for lv, s in zip(levels, parent_shapes))
+    fields = {f.name: getattr(summary, f.name) for f in dataclass_fields(summary)}
+    return LabelsSummary(
+        **{**fields, "levels": levels},
+        image=location.url,
+        value_count=int(values.size),
+        value_range=(values.min().item(), values.max().item()) if values.size else None,
+        color_count=len(colors_entries),
+        property_count=len(props_given),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -670,33 +669,6 @@ def _read_parent(location: Location) -> _Parent:
                    attrs=dict(node.attributes), multiscale=ms, levels=tuple(levels))
 
 
-def _written_labels(
-    image: Location, name: str, target: Location, zarr_format: int, attrs: dict[str, Any],
-    spec: PyramidSpec, *, crop_shapes: Sequence[tuple[int, ...]] | None,
-) -> Labels:
-    """The label image just written, opened from what was written (no read)."""
-    import json
-
-    from .read import Labels, open_labels
-
-    try:
-        from ..image._zarrio import Storage
-        from ..image.read import Image
-        from ..ngff import parse_image_attrs
-
-        version, ms, omero = parse_image_attrs(attrs)
-        meta = {}
-        for i in range(len(spec.levels)):
-            shape = crop_shapes[i] if crop_shapes is not None else None
-            docs = array_documents(spec, i, shape)
-            meta[i] = json.loads(docs["zarr.json" if zarr_format == 3 else ".zarray"])
-        opened = Image(storage=Storage(target), zarr_format=zarr_format, attrs=attrs, version=version,
-                       multiscale=ms, omero=omero, memory_cap=None, level_meta=meta)
-        return Labels._from_image(opened, name)
-    except TypeError:  # the reader's constructor changed: open it the usual way
-        return open_labels(image, name)
-
-
 def _crop_levels(
     location: Location, spec: PyramidSpec, shapes: Sequence[tuple[int, ...]], sizes: dict[str, int]
 ) -> int:
@@ -734,4 +706,4 @@ def _chunk_coords(key: str, zarr_format: int) -> tuple[int, ...] | None:
         return None
 
 
-__all__ = ["MAX_GENERATED_COLORS", "check_name", "list_labels", "remove_labels", "write_labels"]
+__all__ = ["MAX_GENERATED_COLORS", "list_labels", "remove_labels", "write_labels"]

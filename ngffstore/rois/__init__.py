@@ -8,7 +8,8 @@ y = row. File formats (GeoJSON, QuPath, WKT, CSV, Cytomine) are read and written
 :mod:`converters.rois`.
 """
 
-from ._crop import Crop, crop, crop_box
+from ._crop import Crop, crop_box, crop_image
+from ._image import crop
 from ._input import RoiRepairWarning
 from ._labels import from_labels, rasterize
 from ._mask import geometry_mask
@@ -18,14 +19,21 @@ from ._model import (
     Layer,
     LayerFile,
     Ontology,
+    RoiLayerSummary,
     RoisAttrs,
     Term,
     default_term_color,
 )
 from ._node import read_rois_attrs
-from ._query import get_roi, list_layers, query, read_rois, read_terms
+from ._query import get_roi, list_layers, list_roi_layers, query, read_rois, read_terms
 from ._stats import find_images, image_statistics, statistics
-from ._store import delete_layer, load_ontology, write_ontology, write_rois
+from ._store import (
+    delete_layer,
+    load_ontology,
+    remove_roi_layer,
+    write_ontology,
+    write_rois,
+)
 
 __all__ = [
     "KINDS",
@@ -35,10 +43,12 @@ __all__ = [
     "LayerFile",
     "Ontology",
     "RoiRepairWarning",
+    "RoiLayerSummary",
     "RoisAttrs",
     "Term",
     "crop",
     "crop_box",
+    "crop_image",
     "default_term_color",
     "delete_layer",
     "find_images",
@@ -47,12 +57,14 @@ __all__ = [
     "get_roi",
     "image_statistics",
     "list_layers",
+    "list_roi_layers",
     "load_ontology",
     "query",
     "rasterize",
     "read_rois",
     "read_rois_attrs",
     "read_terms",
+    "remove_roi_layer",
     "statistics",
     "write_ontology",
     "write_rois",

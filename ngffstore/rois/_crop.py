@@ -1,5 +1,9 @@
-"""``crop``: the pixels around an ROI and its mask on the same output grid (Cytomine's annotation
-crop with ``mask``, ``alphaMask``, ``maxSize``, ``increaseArea``)."""
+"""Crops: the pixels around an ROI and its mask on the same output grid (Cytomine's annotation
+crop with ``mask``, ``alphaMask``, ``maxSize``, ``increaseArea``).
+
+This module works on an opened image (:func:`crop_image`, what ``Image.crop`` calls) and never
+imports the image reader; :func:`ngffstore.rois.crop` (in :mod:`ngffstore.rois._image`) opens
+an image given by URL first."""
 
 from __future__ import annotations
 
@@ -214,7 +218,7 @@ def crop_box(geometry: shapely.Geometry, increase_area: float = 1.0) -> tuple[in
     return x0, y0, x1 - x0, y1 - y0
 
 
-def crop(
+def crop_image(
     image: Any,
     roi: Any,
     *,
@@ -228,50 +232,22 @@ def crop(
     z: Any = None,
     t: Any = None,
     memory_cap: int | None = None,
-    storage_options: Mapping[str, Any] | None = None,
 ) -> Crop:
-    """The pixels of ``image`` around an ROI, and the ROI's mask on the same grid.
-
-    Parameters
-    ----------
-    image
-        An opened ``Image`` or an image URL.
-    roi
-        A stored ROI's id (searched in ``layer``, or every layer), a shapely geometry, a WKT
-        string, or a row of :func:`query`'s DataFrame. Level-0 pixels, origin top left.
-    max_size
-        Longest edge of the output: read from the level :func:`~ngffstore.image.choose_level`
-        picks (the same rule as ``window``/``thumbnail``) and reduced to fit.
-    increase_area
-        Multiply the width and height of the ROI's bounding box by this factor, about its centre
-        (Cytomine's ``increaseArea``); the box is clipped to the image.
-    mask
-        Compute the mask (else :attr:`Crop.mask` is all True).
-    alpha
-        Zero the pixels outside the mask in :attr:`Crop.data` (a transparent background when
-        saved as PNG). Implies ``mask``.
-    level, c, z, t, memory_cap
-        As for ``Image.window``.
-    """
-    from ..image import Image, open_image
-
-    opened = (
-        image if isinstance(image, Image) else open_image(image, storage_options=storage_options)
-    )
-    geometry, meta = _resolve(opened, roi, layer)
+    """:func:`ngffstore.rois.crop` of an opened ``Image`` (what ``image.crop(roi)`` calls)."""
+    geometry, meta = _resolve(image, roi, layer)
     if geometry.is_empty:
         raise InputError("the ROI's geometry is empty")
     x, y, w, h = crop_box(geometry, increase_area)
-    region = opened.window(
+    region = image.window(
         x, y, w, h, level=level, max_size=max_size, c=c, z=z, t=t, memory_cap=memory_cap
     )
     out_h = int(region.data.shape[region.axes.index("y")])
     out_w = int(region.data.shape[region.axes.index("x")])
     if mask or alpha:
-        m = _region_mask(opened, region, geometry, out_h, out_w)
+        m = _region_mask(image, region, geometry, out_h, out_w)
     else:
         m = np.ones((out_h, out_w), dtype=bool)
     return Crop(region=region, mask=m, geometry=geometry, roi=meta, alpha=bool(alpha))
 
 
-__all__ = ["Crop", "crop", "crop_box"]
+__all__ = ["Crop", "crop_box", "crop_image"]

@@ -22,9 +22,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .. import parallel
+from .._deprecated import REMOVED_IN, warn_deprecated
 from ..errors import InputError
+from ..image.read import open_image
+from ..labels.info import LabelsSummary
+from ..labels.layout import grow_block
+from ..labels.read import open_labels
+from ..labels.write import write_labels
 from ._mask import geometry_mask
-from ._model import check_layer_name
+from ._model import RoiLayerSummary, check_layer_name
 from ._node import as_location, read_rois_attrs
 from ._query import query
 from ._store import write_rois
@@ -59,30 +66,68 @@ def _paint_block(
 
 
 def rasterize(
-    image_url: Any,
-    layer: str,
-    label_name: str,
-    *,
+    url: Any,
+    *_old: str,
+    layer: str | None = None,
+    label: str | None = None,
     terms: Any = None,
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     scheduler: Any = None,
     progress: bool | None = False,
 ) -> Any:
-    """Write ROI layer ``layer`` as the label image ``label_name`` (``IMAGE/labels/NAME``).
+    """Write ROI layer ``layer`` of the image at ``url`` as its label image ``label``
+    (``IMAGE/labels/LABEL``).
 
     Each ROI becomes the label value equal to its id (pixels whose centre is inside, see
     :func:`geometry_mask`); where ROIs overlap, the smaller one wins. Each value's properties
     are the ROI's properties plus ``terms`` and ``layer``; its colour is its first term's.
 
-    Returns the written ``Labels``. Needs an image with one z plane and one time point (ROIs
-    are 2-D).
+    Returns the written label image's :class:`~ngffstore.labels.LabelsSummary`. Needs an image
+    with one z plane and one time point (ROIs are 2-D). The old order ``rasterize(image_url,
+    layer, label_name)`` still works until 0.3 with a ``DeprecationWarning`` (and returns the
+    opened ``Labels`` as it used to).
     """
-    from ..image import open_image
-    from ..labels import write_labels
+    old = bool(_old)
+    layer, label = _names("rasterize", ("layer", "label"), _old, layer, label)
+    summary = _rasterize(
+        url, layer, label, terms=terms, overwrite=overwrite, storage_options=storage_options,
+        scheduler=scheduler, progress=progress,
+    )
+    return open_labels(summary.image, label, storage_options=storage_options) if old else summary
 
+
+def _names(
+    verb: str, names: tuple[str, str], old: tuple[str, ...], *given: str | None
+) -> tuple[str, str]:
+    """The two names of ``verb``, given as keywords (or, deprecated, positionally after the url)."""
+    if old:
+        if len(old) > 2 or any(g is not None for g in given[: len(old)]):
+            raise TypeError(f"{verb}() takes 1 positional argument (url); pass {', '.join(n + '=...' for n in names)}")
+        warn_deprecated(
+            f"passing {' and '.join(names[: len(old)])} positionally to ngffstore.rois.{verb} is "
+            f"deprecated; pass {', '.join(n + '=...' for n in names)} (removed in {REMOVED_IN})"
+        )
+        given = tuple(old) + given[len(old) :]
+    missing = [n for n, g in zip(names, given) if g is None]
+    if missing:
+        raise TypeError(f"{verb}() missing the keyword argument {missing[0]}=")
+    return given[0], given[1]  # type: ignore[return-value]
+
+
+def _rasterize(
+    url: Any,
+    layer: str,
+    label_name: str,
+    *,
+    terms: Any,
+    overwrite: bool,
+    storage_options: Mapping[str, Any] | None,
+    scheduler: Any,
+    progress: bool | None,
+) -> LabelsSummary:
     check_layer_name(layer)
-    location = as_location(image_url, storage_options)
+    location = as_location(url, storage_options)
     image = open_image(location)
     extra = [a for a in image.axes if a in "zt" and image.shape[image.axes.index(a)] > 1]
     if extra:
@@ -123,7 +168,7 @@ def rasterize(
     return write_labels(
         data,
         location,
-        label_name,
+        name=label_name,
         axes="yx",
         colors=colors or None,
         properties=properties or None,
@@ -288,33 +333,32 @@ def _block_polygons(block: np.ndarray, y0: int, x0: int) -> dict[int, shapely.Ge
 
 
 def from_labels(
-    image_url: Any,
-    label_name: str,
-    layer: str,
-    *,
+    url: Any,
+    *_old: str,
+    label: str | None = None,
+    layer: str | None = None,
     kind: str = "algorithm",
     author: str | None = None,
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
-) -> Any:
-    """Store the label image ``label_name`` as ROI layer ``layer``: one (multi)polygon per label
-    value (0 is background), its id the value, its properties (and ``terms``) taken from the
-    label image's ``properties``. Outlines follow pixel edges exactly.
+) -> RoiLayerSummary:
+    """Store the label image ``label`` of the image at ``url`` as its ROI layer ``layer``: one
+    (multi)polygon per label value (0 is background), its id the value, its properties (and
+    ``terms``) taken from the label image's ``properties``. Outlines follow pixel edges exactly.
+    The old order ``from_labels(image_url, label_name, layer)`` still works until 0.3 with a
+    ``DeprecationWarning``.
 
     The label image is read in blocks of about ``FROM_LABELS_BLOCK_PIXELS`` pixels, each traced
     in time proportional to its pixels (fragmented labels and noise included); a progress bar
     counts the blocks (``progress``: default on a terminal).
 
-    Returns the layer's summary (:class:`Layer`).
+    Returns the layer's summary (:class:`RoiLayerSummary`).
     """
-    from .. import parallel
-    from ..labels import open_labels
-    from ..labels.write import grow_block
-
+    label_name, layer = _names("from_labels", ("label", "layer"), _old, label, layer)
     check_layer_name(layer)
-    location = as_location(image_url, storage_options)
+    location = as_location(url, storage_options)
     labels = open_labels(location, label_name)
     axes = labels.axes
     for a in axes:
@@ -369,8 +413,8 @@ def from_labels(
             row["id"] = None  # not usable as ROI ids: numbered from 1
     frame = pd.DataFrame(rows, columns=["id", "geometry", "terms", "properties"])
     return write_rois(
-        location,
         frame,
+        location,
         layer=layer,
         kind=kind,
         author=author or f"labels:{label_name}",

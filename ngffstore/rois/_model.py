@@ -14,18 +14,18 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from ..errors import InputError, ValidationError
 from ..ngff import normalize_color
-from ..paths import check_relative_path
+from ..paths import check_file_name, check_relative_path
 
 ROIS_VERSION = "0.1"
 KINDS = ("user", "algorithm", "reviewed")
 """Layer kinds: one user's annotations, one algorithm run's, a reviewed set."""
 
 ROIS_DIR = "rois"
-_LAYER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_TERM_LENGTH = 128
 
@@ -56,13 +56,9 @@ def default_term_color(name: str) -> str:
 
 
 def check_layer_name(name: Any) -> str:
-    """A layer name: letters, digits, ``_ . -``, up to 128 characters (it names a folder)."""
-    if not isinstance(name, str) or not _LAYER_NAME.match(name) or ".." in name:
-        raise InputError(
-            f"invalid layer name {name!r}: use letters, digits, '_', '.', '-' (up to 128, "
-            "starting with a letter or digit; no '/' or '..')"
-        )
-    return name
+    """A layer name: letters, digits, ``_ . -``, up to 128 characters (it names a folder); the
+    rule table names follow too (:func:`ngffstore.paths.check_file_name`, :class:`InputError`)."""
+    return check_file_name(name, what="layer name")
 
 
 def check_term(name: Any, where: str = "") -> str:
@@ -308,6 +304,27 @@ class Layer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RoiLayerSummary(Layer):
+    """What a write of ROIs left: the layer's summary as stored (a :class:`Layer`), and where.
+
+    ``url`` is the layer's folder (``IMAGE/rois/LAYER``), ``image`` the image's URL;
+    ``written`` is False when the call wrote nothing (an append of ROIs already appended).
+    """
+
+    url: str
+    image: str
+    written: bool = True
+
+    @classmethod
+    def of(cls, layer: Layer, *, image: str, url: str, written: bool = True) -> RoiLayerSummary:
+        fields = {f.name: getattr(layer, f.name) for f in dataclass_fields(Layer)}
+        return cls(**fields, url=url, image=image, written=written)
+
+    def to_text(self) -> str:
+        return f"{super().to_text()}\n{'':<20} in {self.image}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class RoisAttrs:
     """``attributes["ngffstore"]["rois"]`` of an image group."""
 
@@ -375,6 +392,7 @@ __all__ = [
     "Layer",
     "LayerFile",
     "Ontology",
+    "RoiLayerSummary",
     "RoisAttrs",
     "Term",
     "check_kind",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import journal
+from .._deprecated import positional_deprecated
 from ..errors import (
     NotNgffError,
     ReadError,
@@ -143,7 +144,8 @@ def read_location(location: Location) -> Location:
     return location
 
 
-def read_rois_attrs(image: Any, storage_options: Mapping[str, Any] | None = None) -> RoisAttrs:
+@positional_deprecated("storage_options")
+def read_rois_attrs(image: Any, *, storage_options: Mapping[str, Any] | None = None) -> RoisAttrs:
     """The ROI attributes (terms and layer summaries) of an image."""
     from ..nodes import read_attrs
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from .._deprecated import renamed
 from ..errors import (
     InputError,
     StoreNotFoundError,
@@ -42,16 +43,20 @@ QUERY_COLUMNS = (
 # ---------------------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------------------
-def list_layers(
-    image: Any, *, storage_options: Mapping[str, Any] | None = None
+def list_roi_layers(
+    url: Any, *, storage_options: Mapping[str, Any] | None = None
 ) -> dict[str, Layer]:
-    """The ROI layers of an image, by name (their summaries; no Parquet file is read)."""
-    return dict(read_rois_attrs(image, storage_options).layers)
+    """The ROI layers of the image at ``url`` (a URL, Location or opened Image), by name: their
+    summaries (no Parquet file is read)."""
+    return dict(read_rois_attrs(url, storage_options=storage_options).layers)
+
+
+list_layers = renamed("rois.list_layers", list_roi_layers, "rois.list_roi_layers")
 
 
 def read_terms(image: Any, *, storage_options: Mapping[str, Any] | None = None) -> Ontology:
     """The terms used by an image's ROIs, with colours and parents."""
-    return read_rois_attrs(image, storage_options).terms
+    return read_rois_attrs(image, storage_options=storage_options).terms
 
 
 def layers_for(rois: RoisAttrs, layer: str | Sequence[str] | None, url: str) -> list[Layer]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 import shapely
 
 from .. import provenance
+from .._deprecated import REMOVED_IN, positional_deprecated, renamed, warn_deprecated
 from ..errors import (
     ConflictError,
     InputError,
@@ -40,6 +42,7 @@ from ._model import (
     Layer,
     LayerFile,
     Ontology,
+    RoiLayerSummary,
     RoisAttrs,
     Term,
     check_kind,
@@ -55,8 +58,8 @@ log = logging.getLogger("ngffstore")
 # writing
 # ---------------------------------------------------------------------------------------------
 def write_rois(
-    image_url: Any,
     rois: Any,
+    url: Any,
     *,
     layer: str,
     kind: str | None = None,
@@ -67,8 +70,11 @@ def write_rois(
     append: bool = False,
     repair: bool = True,
     storage_options: Mapping[str, Any] | None = None,
-) -> Layer:
-    """Store ROIs as layer ``layer`` of the image at ``image_url``.
+) -> RoiLayerSummary:
+    """Store ROIs as layer ``layer`` of the image at ``url`` (a URL, Location or opened Image).
+
+    The old order ``write_rois(image_url, rois, layer=...)`` still works until 0.3, with a
+    ``DeprecationWarning``.
 
     Parameters
     ----------
@@ -98,8 +104,8 @@ def write_rois(
 
     Returns
     -------
-    Layer
-        The layer's summary as stored.
+    RoiLayerSummary
+        The layer's summary as stored (a :class:`Layer`), with the image's and layer's URLs.
 
     Raises
     ------
@@ -109,10 +115,38 @@ def write_rois(
     OutputExistsError
         The layer exists and neither ``overwrite`` nor ``append`` was given.
     """
-    return store_rois(
-        image_url, rois, layer=layer, kind=kind, author=author, terms=terms, ontology=ontology,
+    if _is_image(rois) and not _is_image(url):
+        warn_deprecated(
+            "write_rois(image_url, rois, ...) is deprecated; use write_rois(rois, url, ...) "
+            f"(removed in {REMOVED_IN})"
+        )
+        rois, url = url, rois
+    location = as_location(url, storage_options)
+    stored = store_rois(
+        location, rois, layer=layer, kind=kind, author=author, terms=terms, ontology=ontology,
         overwrite=overwrite, append=append, repair=repair, storage_options=storage_options,
-    ).layer
+    )
+    return RoiLayerSummary.of(
+        stored.layer, image=location.url, url=location.child(ROIS_DIR, layer).url,
+        written=stored.written,
+    )
+
+
+_WKT = re.compile(
+    r"\s*(POINT|LINESTRING|LINEARRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|"
+    r"GEOMETRYCOLLECTION)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_image(value: Any) -> bool:
+    """Whether ``value`` names an image (a URL, path, Location or opened Image) rather than ROIs
+    (a WKT string is ROIs): tells the old argument order of :func:`write_rois` from the new."""
+    if isinstance(value, (Location, os.PathLike)):
+        return True
+    if isinstance(value, str):
+        return not _WKT.match(value)
+    return isinstance(getattr(value, "location", None), Location)
 
 
 @dataclass(frozen=True)
@@ -165,7 +199,7 @@ def store_rois(
     if overwrite and append:
         raise InputError("give overwrite or append, not both")
     node = read_node(location, "write ROIs")
-    onto = load_ontology(ontology, storage_options) if ontology is not None else None
+    onto = load_ontology(ontology, storage_options=storage_options) if ontology is not None else None
     inp = as_input(rois)
     n = len(inp.geometry)
     width, height = image_extent(location, node.attrs, node.zarr_format)
@@ -532,7 +566,8 @@ def remove_quietly(location: Location, path: str) -> None:
         log.warning("could not remove %s: %s", location.child(path).url, exc)
 
 
-def load_ontology(ontology: Any, storage_options: Mapping[str, Any] | None = None) -> Ontology:
+@positional_deprecated("storage_options")
+def load_ontology(ontology: Any, *, storage_options: Mapping[str, Any] | None = None) -> Ontology:
     """An :class:`Ontology` from an Ontology, a mapping, or the URL of an ontology JSON file."""
     if isinstance(ontology, Ontology):
         return ontology
@@ -552,14 +587,23 @@ def load_ontology(ontology: Any, storage_options: Mapping[str, Any] | None = Non
 
 
 def write_ontology(
-    root_url: Any, ontology: Any, *, storage_options: Mapping[str, Any] | None = None
+    ontology: Any, url: Any, *, storage_options: Mapping[str, Any] | None = None
 ) -> str:
-    """Write a store's ontology as ``<root>/ontology.json``; return its URL.
+    """Write a store's ontology as ``<url>/ontology.json`` (``url``: the store's root folder);
+    return its URL. ``ontology``: an :class:`Ontology`, a mapping, or an ontology JSON file.
 
     ``rois import --ontology ROOT/ontology.json`` (or ``ontology=``) then checks terms against it.
+    The old order ``write_ontology(root_url, ontology)`` still works until 0.3, with a
+    ``DeprecationWarning``.
     """
-    onto = load_ontology(ontology, storage_options)
-    root = Location.parse(root_url, storage_options)
+    if _old_ontology_order(ontology, url):
+        warn_deprecated(
+            "write_ontology(root_url, ontology) is deprecated; use write_ontology(ontology, url) "
+            f"(removed in {REMOVED_IN})"
+        )
+        ontology, url = url, ontology
+    onto = load_ontology(ontology, storage_options=storage_options)
+    root = Location.parse(url, storage_options)
     doc = {
         "ngffstore_ontology": "0.1",
         "terms": [{"name": n, **onto.terms[n].to_dict()} for n in sorted(onto.terms)],
@@ -568,12 +612,22 @@ def write_ontology(
     return root.child("ontology.json").url
 
 
-def delete_layer(
-    image: Any, layer: str, *, storage_options: Mapping[str, Any] | None = None
+def _old_ontology_order(first: Any, second: Any) -> bool:
+    """Whether ``write_ontology(first, second)`` is the old ``(root_url, ontology)`` order."""
+    if isinstance(second, (Ontology, Mapping)) or isinstance(first, Location):
+        return True
+    if isinstance(first, (str, os.PathLike)) and isinstance(second, (str, os.PathLike)):
+        return str(second).endswith(".json") and not str(first).endswith(".json")
+    return False
+
+
+def remove_roi_layer(
+    url: Any, layer: str, *, storage_options: Mapping[str, Any] | None = None
 ) -> None:
-    """Remove a ROI layer (its attributes first, then its files)."""
+    """Remove the ROI layer ``layer`` of the image at ``url`` (its attributes first, then its
+    files)."""
     started = provenance.now()
-    location = as_location(image, storage_options)
+    location = as_location(url, storage_options)
     node = read_node(location, "delete ROIs")
     layers_for(node.rois, layer, location.url)  # one clear line when there is no such layer
     rec = provenance.record("delete_rois", {"layer": layer}, started=started, target=location.url)
@@ -590,3 +644,6 @@ def delete_layer(
     for f in removed:
         remove_quietly(location, f.path)
     remove_quietly(location, f"{ROIS_DIR}/{layer}")
+
+
+delete_layer = renamed("rois.delete_layer", remove_roi_layer, "rois.remove_roi_layer")

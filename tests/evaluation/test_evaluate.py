@@ -248,7 +248,7 @@ import os
 import shutil
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +269,7 @@ def demo_template(tmp_path_factory):
         ids = np.unique(truth)[1:]
         drop = ids[::2] if drop_every_other else ids[:1]
         pred[np.isin(pred, drop)] = 0
-        write_labels(pred, url, "pred", scheduler="synchronous", progress=False)
+        write_labels(pred, url, name="pred", scheduler="synchronous", progress=False)
 
     predict(report.image, False)
     plate = open_plate(report.plate)
@@ -386,7 +386,7 @@ def test_roi_layers_points_and_terms(demo):
     ov = overlaps(truth, truth)
     pts = [shapely.Point(x, y) for y, x in ov.truth_centroid]
     pts[0] = shapely.Point(pts[0].x + 20 if pts[0].x < 200 else pts[0].x - 20, pts[0].y)
-    write_rois(image, pts, layer="centres", kind="algorithm", terms="nucleus")
+    write_rois(pts, image, layer="centres", kind="algorithm", terms="nucleus")
     r = evaluate(image, prediction="rois:centres", truth="labels:nuclei").table.iloc[0]
     n = ov.n_truth
     assert (r["det_tp"], r["det_fp"], r["det_fn"]) == (n - 1, 1, 1)
@@ -426,7 +426,7 @@ def test_bad_input_one_line_nothing_written(demo, tmp_path, case):
     elif case == "ambiguous":
         pred, match = "nuclei", "both a label image and a ROI layer"
     elif case == "no-terms":
-        write_rois(str(image), ["POLYGON ((1 1, 9 1, 9 9, 1 9, 1 1))"], layer="plain")
+        write_rois(["POLYGON ((1 1, 9 1, 9 9, 1 9, 1 1))"], str(image), layer="plain")
         pred, truth, kw, match = "rois:plain", "rois:annotations", {"per_term": True}, "layer 'plain' .* has none"
     elif case == "empty":
         (tmp_path / "empty").mkdir()
@@ -494,7 +494,7 @@ def test_store_path_in_many_blocks_equals_one_block(demo, monkeypatch):
 
     image = str(demo / "cells.ome.zarr")
     pred = open_labels(image, "pred").to_dask(0).compute()
-    write_labels(pred, image, "pred64", chunks=64, scheduler="synchronous", progress=False)
+    write_labels(pred, image, name="pred64", chunks=64, scheduler="synchronous", progress=False)
     one = evaluate(image, prediction="labels:pred", truth="rois:nuclei").table
     monkeypatch.setattr(_sources, "BLOCK_PIXELS", 64 * 64)
     from ngffstore.image import open_image

@@ -24,7 +24,7 @@ from ngffstore.rois import _parquet as pqio
 from ngffstore.storage import Location
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[1] / "specs" / "rois.schema.json").read_text()
+    (Path(__file__).resolve().parents[2] / "specs" / "rois.schema.json").read_text()
 )
 
 
@@ -77,7 +77,7 @@ def test_write_and_query_round_trip(store_url):
         for i, g in enumerate(SHAPES)
     ]
     layer = rois.write_rois(
-        url, items, layer="cells", kind="algorithm", author="job-7", storage_options=options
+        items, url, layer="cells", kind="algorithm", author="job-7", storage_options=options
     )
     assert layer.count == len(SHAPES) and layer.kind == "algorithm"
     df = rois.query(url, storage_options=options)
@@ -118,7 +118,7 @@ def test_write_and_query_round_trip(store_url):
 
 def test_geoparquet_metadata(tmp_path):
     url = make_image(str(tmp_path / "img.zarr"))
-    rois.write_rois(url, SHAPES, layer="a")
+    rois.write_rois(SHAPES, url, layer="a")
     import pyarrow.parquet as pq
 
     (path,) = glob.glob(f"{url}/rois/a/*.parquet")
@@ -136,38 +136,38 @@ def test_geoparquet_metadata(tmp_path):
 
 def test_append_overwrite_and_exists(tmp_path):
     url = make_image(str(tmp_path / "img.zarr"))
-    rois.write_rois(url, SHAPES[:2], layer="a", kind="reviewed")
+    rois.write_rois(SHAPES[:2], url, layer="a", kind="reviewed")
     with pytest.raises(OutputExistsError, match="already exists"):
-        rois.write_rois(url, SHAPES[:1], layer="a")
-    lay = rois.write_rois(url, SHAPES[2:4], layer="a", append=True)
+        rois.write_rois(SHAPES[:1], url, layer="a")
+    lay = rois.write_rois(SHAPES[2:4], url, layer="a", append=True)
     assert lay.kind == "reviewed" and lay.count == 4 and len(lay.files) == 2
     assert list(rois.read_rois(url, "a")["id"]) == [1, 2, 3, 4]
     with pytest.raises(InputError, match="reviewed layer"):
-        rois.write_rois(url, SHAPES[:1], layer="a", append=True, kind="user")
+        rois.write_rois(SHAPES[:1], url, layer="a", append=True, kind="user")
     old_files = {f.path for f in lay.files}
-    lay = rois.write_rois(url, SHAPES[4:], layer="a", overwrite=True)
+    lay = rois.write_rois(SHAPES[4:], url, layer="a", overwrite=True)
     assert lay.count == 2 and lay.kind == "user"
     assert list(rois.read_rois(url, "a")["id"]) == [1, 2]
     for path in old_files:
         assert not os.path.exists(os.path.join(url, path))
-    rois.delete_layer(url, "a")
-    assert rois.list_layers(url) == {}
+    rois.remove_roi_layer(url, "a")
+    assert rois.list_roi_layers(url) == {}
     assert not os.path.exists(os.path.join(url, "rois", "a"))
 
 
 def test_ids_from_input_kept_or_renumbered(tmp_path):
     url = make_image(str(tmp_path / "img.zarr"))
     frame = pd.DataFrame({"id": [10, 20], "geometry": SHAPES[:2], "score": [0.5, 0.25]})
-    rois.write_rois(url, frame, layer="a")
+    rois.write_rois(frame, url, layer="a")
     df = rois.read_rois(url, "a")
     assert list(df["id"]) == [10, 20] and df["properties"][1] == {"score": 0.25}
     # clashing ids on append: renumbered after the existing ones, the input's ids kept as source_id
     rois.write_rois(
-        url, pd.DataFrame({"id": [20, 21], "geometry": SHAPES[2:4]}), layer="a", append=True
+        pd.DataFrame({"id": [20, 21], "geometry": SHAPES[2:4]}), url, layer="a", append=True
     )
     df = rois.read_rois(url, "a")
     assert list(df["id"]) == [10, 20, 21, 22] and list(df["source_id"][2:]) == ["20", "21"]
-    rois.write_rois(url, [{"geometry": SHAPES[0], "id": "uuid-1"}], layer="b")
+    rois.write_rois([{"geometry": SHAPES[0], "id": "uuid-1"}], url, layer="b")
     assert rois.read_rois(url, "b")["source_id"][0] == "uuid-1"
 
 
@@ -189,7 +189,7 @@ def dense_layer(tmp_path_factory):
     terms = [["a"] if i % 3 else ["b"] for i in range(len(geoms))]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pqio, "ROW_GROUP_SIZE", 256)
-        rois.write_rois(url, pd.DataFrame({"geometry": geoms, "terms": terms}), layer="dense")
+        rois.write_rois(pd.DataFrame({"geometry": geoms, "terms": terms}), url, layer="dense")
     return url, geoms, terms
 
 
@@ -264,7 +264,7 @@ def test_query_on_s3_prunes_requests(s3_server, s3_bucket, s3_options, monkeypat
     monkeypatch.setattr(pqio, "ROW_GROUP_SIZE", 256)
     url = make_image(f"s3://{s3_bucket}/img.zarr", shape=(1000, 1000), options=s3_options)
     geoms = random_boxes(5000, 1000, seed=3)
-    rois.write_rois(url, geoms, layer="d", storage_options=s3_options)
+    rois.write_rois(geoms, url, layer="d", storage_options=s3_options)
     with s3_server.count() as log:
         df = rois.query(url, bbox=(500, 500, 30, 30), storage_options=s3_options)
     expected = np.flatnonzero(shapely.intersects(geoms, shapely.box(500, 500, 530, 530))) + 1
@@ -288,7 +288,7 @@ def test_terms_query_follows_ontology_parents(tmp_path):
         {"geometry": g, "terms": [t]}
         for g, t in zip(SHAPES[:4], ["tumor", "grade2", "stroma", "tumor"])
     ]
-    rois.write_rois(url, items, layer="a", ontology=onto)
+    rois.write_rois(items, url, layer="a", ontology=onto)
     assert list(rois.query(url, terms="tumor")["id"]) == [1, 2, 4]
     assert list(rois.query(url, terms=["grade2"])["id"]) == [2]
     assert list(rois.query(url, terms="tissue")["id"]) == [1, 2, 3, 4]
@@ -297,15 +297,15 @@ def test_terms_query_follows_ontology_parents(tmp_path):
     assert "tissue" in terms  # ancestors are kept in the image's copy
     with pytest.raises(InputError, match="unknown term 'necrosis'"):
         rois.write_rois(
-            url, [{"geometry": SHAPES[0], "terms": ["necrosis"]}], layer="b", ontology=onto
+            [{"geometry": SHAPES[0], "terms": ["necrosis"]}], url, layer="b", ontology=onto
         )
-    assert "b" not in rois.list_layers(url)
+    assert "b" not in rois.list_roi_layers(url)
 
 
 # ---------------------------------------------------------------------------------------------
 def test_bad_input_writes_nothing(tmp_path):
     url = make_image(str(tmp_path / "img.zarr"))
-    rois.write_rois(url, SHAPES[:2], layer="a")
+    rois.write_rois(SHAPES[:2], url, layer="a")
     before = sorted(glob.glob(f"{url}/rois/**/*.parquet", recursive=True))
     attrs_before = rois_attrs(url)
     cases = [
@@ -321,13 +321,13 @@ def test_bad_input_writes_nothing(tmp_path):
     ]
     for items, message in cases:
         with pytest.raises(InputError, match=message):
-            rois.write_rois(url, items, layer="a", overwrite=True)
-    with pytest.raises(InputError, match="invalid layer name"):
-        rois.write_rois(url, SHAPES[:1], layer="../x")
-    with pytest.raises(InputError, match="invalid layer name"):
-        rois.write_rois(url, SHAPES[:1], layer="a/b")
+            rois.write_rois(items, url, layer="a", overwrite=True)
+    with pytest.raises(InputError, match="layer name .* is not allowed"):
+        rois.write_rois(SHAPES[:1], url, layer="../x")
+    with pytest.raises(InputError, match="layer name .* is not allowed"):
+        rois.write_rois(SHAPES[:1], url, layer="a/b")
     with pytest.raises(InputError, match="invalid layer kind"):
-        rois.write_rois(url, SHAPES[:1], layer="k", kind="robot")
+        rois.write_rois(SHAPES[:1], url, layer="k", kind="robot")
     assert sorted(glob.glob(f"{url}/rois/**/*.parquet", recursive=True)) == before
     assert rois_attrs(url) == attrs_before
     assert len(rois.read_rois(url, "a")) == 2
@@ -335,7 +335,7 @@ def test_bad_input_writes_nothing(tmp_path):
 
 def test_failed_attribute_write_removes_new_file(tmp_path, monkeypatch):
     url = make_image(str(tmp_path / "img.zarr"))
-    rois.write_rois(url, SHAPES[:2], layer="a")
+    rois.write_rois(SHAPES[:2], url, layer="a")
     before = sorted(glob.glob(f"{url}/rois/**/*.parquet", recursive=True))
 
     def boom(*args, **kwargs):
@@ -343,7 +343,7 @@ def test_failed_attribute_write_removes_new_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rois._store, "commit", boom)
     with pytest.raises(ngffstore.StorageError):
-        rois.write_rois(url, SHAPES[2:], layer="a", overwrite=True)
+        rois.write_rois(SHAPES[2:], url, layer="a", overwrite=True)
     assert sorted(glob.glob(f"{url}/rois/**/*.parquet", recursive=True)) == before
     monkeypatch.undo()
     assert len(rois.read_rois(url, "a")) == 2
@@ -353,13 +353,13 @@ def test_self_intersecting_polygon_repaired_or_refused(tmp_path):
     url = make_image(str(tmp_path / "img.zarr"))
     bowtie = shapely.from_wkt("POLYGON ((10 10, 50 50, 50 10, 10 50, 10 10))")
     with pytest.warns(rois.RoiRepairWarning, match="ROI 1: Self-intersection"):
-        lay = rois.write_rois(url, [SHAPES[0], bowtie], layer="a")
+        lay = rois.write_rois([SHAPES[0], bowtie], url, layer="a")
     df = rois.read_rois(url, "a")
     assert df["geometry"][1].is_valid and df["geometry"][1].area == pytest.approx(800)
     assert lay.area == pytest.approx(SHAPES[0].area + 800)
     with pytest.raises(InputError, match="ROI 0: invalid geometry"):
-        rois.write_rois(url, [bowtie], layer="b", repair=False)
-    assert "b" not in rois.list_layers(url)
+        rois.write_rois([bowtie], url, layer="b", repair=False)
+    assert "b" not in rois.list_roi_layers(url)
 
 
 def test_unknown_layer_and_not_an_image(tmp_path):
@@ -367,7 +367,7 @@ def test_unknown_layer_and_not_an_image(tmp_path):
     with pytest.raises(StoreNotFoundError, match="no ROI layer 'x'"):
         rois.query(url, layer="x")
     with pytest.raises(StoreNotFoundError):
-        rois.write_rois(str(tmp_path / "nothing"), SHAPES[:1], layer="a")
+        rois.write_rois(SHAPES[:1], str(tmp_path / "nothing"), layer="a")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +387,7 @@ def crop_image(tmp_path):
     shape = (160, 200)
     data = np.where(inside_centres(POLY, shape), 200, 10).astype(np.uint8)
     url = make_image(str(tmp_path / "img.zarr"), data=data, chunks=64, min_size=32)
-    rois.write_rois(url, [SHAPES[0], POLY], layer="a")
+    rois.write_rois([SHAPES[0], POLY], url, layer="a")
     return url, data
 
 
@@ -493,8 +493,11 @@ def test_rasterize_and_from_labels(tmp_path):
         {"geometry": g, "terms": [t], "properties": {"n": i}}
         for i, (g, t) in enumerate(zip(shapes, "abca"))
     ]
-    rois.write_rois(url, items, layer="seg")
-    labels = rois.rasterize(url, "seg", "seg-labels")
+    rois.write_rois(items, url, layer="seg")
+    summary = rois.rasterize(url, layer="seg", label="seg-labels")
+    assert isinstance(summary, ngffstore.LabelsSummary) and summary.image == open_image(url).url
+    assert summary.name == "seg-labels" and summary.property_count == 4
+    labels = open_image(url).label("seg-labels")
     values = labels.to_dask(0).compute()
     assert values.shape == (120, 150)
     expected = np.zeros((120, 150), dtype=np.int64)
@@ -506,8 +509,9 @@ def test_rasterize_and_from_labels(tmp_path):
         int(rois.read_terms(url).terms["a"].color[k : k + 2], 16) for k in (0, 2, 4)
     )
 
-    layer = rois.from_labels(url, "seg-labels", "back")
+    layer = rois.from_labels(url, label="seg-labels", layer="back")
     assert layer.count == 4 and layer.kind == "algorithm"
+    assert isinstance(layer, rois.RoiLayerSummary) and layer.url.endswith("/rois/back")
     back = rois.read_rois(url, "back")
     assert list(back["id"]) == [1, 2, 3, 4]
     for i in (0, 1, 3):
@@ -525,8 +529,8 @@ def test_from_labels_across_chunks(tmp_path):
     lab[30:40, 40:50] = 0  # a hole
     lab[80:95, 5:95] = 7
     lab[80:95, 50] = 0  # split into two parts
-    write_labels(lab, url, "cells", progress=False, chunks=32)
-    rois.from_labels(url, "cells", "cells")
+    write_labels(lab, url, name="cells", progress=False, chunks=32)
+    rois.from_labels(url, label="cells", layer="cells")
     df = rois.read_rois(url, "cells")
     assert list(df["id"]) == [5, 7]
     assert df["geometry"][0].geom_type == "Polygon" and len(df["geometry"][0].interiors) == 1
@@ -551,16 +555,16 @@ def test_statistics_per_image_and_collection(tmp_path):
         units={"y": "micrometer", "x": "micrometer"},
     )
     rois.write_rois(
-        a,
         [
             {"geometry": shapely.box(0, 0, 10, 10), "terms": ["t"]},
             {"geometry": shapely.box(0, 0, 20, 10), "terms": ["t", "u"]},
             {"geometry": shapely.box(0, 0, 5, 5)},
         ],
+        a,
         layer="l1",
     )
-    rois.write_rois(a, [{"geometry": shapely.box(50, 50, 60, 60), "terms": ["u"]}], layer="l2")
-    rois.write_rois(b, [{"geometry": shapely.box(0, 0, 30, 30), "terms": ["t"]}], layer="l1")
+    rois.write_rois([{"geometry": shapely.box(50, 50, 60, 60), "terms": ["u"]}], a, layer="l2")
+    rois.write_rois([{"geometry": shapely.box(0, 0, 30, 30), "terms": ["t"]}], b, layer="l1")
     one = rois.statistics(a).set_index("term")
     assert (
         one.loc["t", "count"] == 2
@@ -593,8 +597,8 @@ def test_statistics_per_image_and_collection(tmp_path):
 def test_stats_on_s3(s3_bucket, s3_options):
     url = make_image(f"s3://{s3_bucket}/c/img.zarr", options=s3_options)
     rois.write_rois(
-        url,
         [{"geometry": shapely.box(0, 0, 10, 10), "terms": ["t"]}],
+        url,
         layer="l",
         storage_options=s3_options,
     )
@@ -608,17 +612,76 @@ def test_store_ontology_file(tmp_path):
     root = tmp_path / "coll"
     url = make_image(str(root / "img.zarr"))
     onto_url = rois.write_ontology(
-        str(root),
         {"terms": [{"name": "tissue", "color": "#00ff00"}, {"name": "tumor", "parent": "tissue"}]},
+        str(root),
     )
     doc = json.loads(Path(onto_url).read_text())
     jsonschema.validate(doc, {**SCHEMA["$defs"]["ontology_file"], "$defs": SCHEMA["$defs"]})
     rois.write_rois(
-        url, [{"geometry": SHAPES[0], "terms": ["tumor"]}], layer="a", ontology=onto_url
+        [{"geometry": SHAPES[0], "terms": ["tumor"]}], url, layer="a", ontology=onto_url
     )
     terms = rois.read_terms(url)
     assert set(terms.terms) == {"tissue", "tumor"} and terms.terms["tissue"].color == "00FF00"
     with pytest.raises(InputError, match="unknown term 'stroma'"):
         rois.write_rois(
-            url, [{"geometry": SHAPES[0], "terms": ["stroma"]}], layer="b", ontology=onto_url
+            [{"geometry": SHAPES[0], "terms": ["stroma"]}], url, layer="b", ontology=onto_url
         )
+
+
+def test_write_returns_a_layer_summary_and_old_names_warn(tmp_path):
+    url = make_image(str(tmp_path / "img.zarr"))
+    summary = rois.write_rois(SHAPES[:2], url, layer="a")
+    assert isinstance(summary, rois.RoiLayerSummary) and isinstance(summary, rois.Layer)
+    assert summary.count == 2 and summary.written and summary.image == open_image(url).url
+    assert summary.url == open_image(url).location.child("rois", "a").url
+    assert summary.name == "a" and "in " + summary.image in summary.to_text()
+    assert rois.list_roi_layers(url)["a"].count == 2
+    # a single WKT string is ROIs, not an image URL: the new order
+    rois.write_rois("POINT (5 5)", url, layer="wkt")
+    assert rois.list_roi_layers(url)["wkt"].count == 1
+
+    with pytest.warns(DeprecationWarning, match=r"write_rois\(image_url, rois, \.\.\.\) is deprecated"):
+        old = rois.write_rois(url, SHAPES[2:3], layer="b")
+    assert isinstance(old, rois.RoiLayerSummary) and old.count == 1
+    with pytest.warns(DeprecationWarning, match=r"write_rois\(image_url, rois"):
+        rois.write_rois(open_image(url), "POINT (6 6)", layer="c")
+    with pytest.warns(DeprecationWarning, match="rois.list_layers is deprecated; use ngffstore.rois.list_roi_layers"):
+        assert set(rois.list_layers(url)) == {"a", "wkt", "b", "c"}
+    with pytest.warns(DeprecationWarning, match="rois.delete_layer is deprecated"):
+        rois.delete_layer(url, "b")
+    with pytest.warns(DeprecationWarning, match="storage_options positionally"):
+        assert "b" not in rois.read_rois_attrs(url, None).layers
+    with pytest.warns(DeprecationWarning, match="storage_options positionally"):
+        assert rois.load_ontology({"t": {"color": "ff0000"}}, None).terms["t"].color == "FF0000"
+    root = str(tmp_path)
+    with pytest.warns(DeprecationWarning, match=r"write_ontology\(root_url, ontology\)"):
+        onto_url = rois.write_ontology(root, {"t": {"color": "ff0000"}})
+    assert rois.write_ontology(onto_url, str(tmp_path / "copy")).endswith("ontology.json")
+
+
+def test_rasterize_and_from_labels_old_orders_warn(tmp_path):
+    url = make_image(str(tmp_path / "img.zarr"), shape=(60, 60))
+    rois.write_rois([shapely.box(5, 5, 20, 20), shapely.box(30, 30, 50, 55)], url, layer="seg")
+    with pytest.warns(DeprecationWarning, match="passing layer and label positionally to ngffstore.rois.rasterize"):
+        labels = rois.rasterize(url, "seg", "seg-labels")
+    assert isinstance(labels, ngffstore.labels.Labels)  # the old order returns the reader, as before
+    assert sorted(np.unique(labels.to_dask(0).compute()).tolist()) == [0, 1, 2]
+    with pytest.warns(DeprecationWarning, match="passing label and layer positionally to ngffstore.rois.from_labels"):
+        layer = rois.from_labels(url, "seg-labels", "back")
+    assert layer.count == 2 and isinstance(layer, rois.RoiLayerSummary)
+    with pytest.raises(TypeError, match="missing the keyword argument layer="):
+        rois.from_labels(url, label="seg-labels")
+    with pytest.raises(TypeError, match="1 positional argument"):
+        rois.rasterize(url, "seg", "x", "y")
+
+
+def test_layer_and_table_names_follow_one_rule(tmp_path):
+    from ngffstore.metadata import check_table_name
+
+    url = make_image(str(tmp_path / "img.zarr"))
+    for bad in ("../x", "a/b", ".hidden", "", "x" * 129):
+        with pytest.raises(InputError, match=r"layer name .* is not allowed"):
+            rois.write_rois(SHAPES[:1], url, layer=bad)
+        with pytest.raises(InputError, match=r"table name .* is not allowed"):
+            check_table_name(bad)
+    assert check_table_name("a.b-c_1") == "a.b-c_1" == rois._model.check_layer_name("a.b-c_1")

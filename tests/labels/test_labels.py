@@ -22,6 +22,7 @@ from converters.base import Source
 from ngffstore.errors import InputError, NotNgffError, OutputExistsError, StoreNotFoundError
 from ngffstore.labels import (
     Labels,
+    LabelsSummary,
     label_colors,
     list_labels,
     measure_regions,
@@ -30,7 +31,7 @@ from ngffstore.labels import (
     remove_labels,
     write_labels,
 )
-from ngffstore.validate import validate
+from ngffstore.validation import validate
 
 
 def make_image(url: str, shape=(3, 96, 80), axes="cyx", options=None, **kwargs: Any) -> str:
@@ -42,6 +43,13 @@ def make_image(url: str, shape=(3, 96, 80), axes="cyx", options=None, **kwargs: 
         storage_options=options, progress=False, **kwargs,
     )
     return url
+
+
+def write_open(data: Any, url: str, *, name: str, **kwargs: Any) -> Labels:
+    """:func:`write_labels`, then the label image opened for reading (what most tests check)."""
+    summary = write_labels(data, url, name=name, **kwargs)
+    assert isinstance(summary, LabelsSummary) and summary.name == name
+    return open_labels(url, name, storage_options=kwargs.get("storage_options"))
 
 
 def blobs(shape=(96, 80), seed=0, n=12) -> np.ndarray:
@@ -75,9 +83,21 @@ def levels_of(url: str) -> list[np.ndarray]:
 def test_write_matches_parent_levels_scales_and_is_valid(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"), scale={"y": 0.5, "x": 0.25}, units={"y": "µm", "x": "µm"})
     data = blobs()
-    labels = write_labels(data, img, "cells")
+    summary = write_labels(data, img, name="cells")
+    assert isinstance(summary, LabelsSummary)
+    labels = open_labels(img, "cells")
     assert isinstance(labels, Labels)
     parent = ngffstore.image.open_image(img)
+    # the summary says what was written, without a read
+    assert summary.url == labels.url and summary.image == parent.url and summary.name == "cells"
+    assert [lv.shape for lv in summary.levels] == [lv.shape for lv in labels.levels]
+    assert summary.axes == "yx" and summary.dtype == "uint16" and summary.zarr_format == 3
+    values = np.unique(data)
+    assert summary.value_count == len(values) == summary.color_count
+    assert summary.value_range == (values.min(), values.max()) and summary.property_count == 0
+    assert summary.bytes_stored == labels.attrs["ngffstore"]["stored_bytes"]
+    text = summary.to_text()
+    assert text.startswith(f"labels    cells of {parent.url}") and "levels" in text
     assert len(labels.levels) == len(parent.levels) == 3
     for lab, par in zip(labels.levels, parent.levels):
         assert lab.shape == par.shape[1:]
@@ -116,7 +136,7 @@ def test_levels_never_invent_values(tmp_path_factory, h, w, chunk, target, metho
     make_image(url, shape=(h, w), axes="yx", min_size=4, chunks=16)
     data = rng.integers(0, n_values, size=(h, w)).astype(np.int32) * 7 - 3
     source = da.from_array(data, chunks=(max(1, h // 3), max(1, w // 2)))
-    write_labels(source, url, "l", method=method, memory_target=target, chunks=chunk)
+    write_labels(source, url, name="l", method=method, memory_target=target, chunks=chunk)
     levels = levels_of(url + "/labels/l")
     np.testing.assert_array_equal(levels[0], data)
     allowed = set(np.unique(data).tolist())
@@ -139,7 +159,7 @@ def test_ome_zarr_py_reads_labels(tmp_path):
 
     img = make_image(str(tmp_path / "img.zarr"))
     data = blobs()
-    write_labels(data, img, "cells", colors={3: "#FF0000"}, properties={3: {"class": "tumour"}})
+    write_labels(data, img, name="cells", colors={3: "#FF0000"}, properties={3: {"class": "tumour"}})
     nodes = list(Reader(parse_url(img))())
     label_nodes = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
     assert len(label_nodes) == 1
@@ -156,7 +176,7 @@ def test_ngff_04_parent(tmp_path):
     from ome_zarr.reader import Label, Reader
 
     img = make_image(str(tmp_path / "img.zarr"), ngff_version="0.4")
-    write_labels(blobs(), img, "cells")
+    write_labels(blobs(), img, name="cells")
     attrs = json.loads((tmp_path / "img.zarr/labels/cells/.zattrs").read_text())
     assert attrs["image-label"]["version"] == "0.4"
     assert json.loads((tmp_path / "img.zarr/labels/.zattrs").read_text()) == {"labels": ["cells"]}
@@ -170,7 +190,7 @@ def test_3d_and_singleton_axes(tmp_path):
     img = make_image(str(tmp_path / "zimg.zarr"), shape=(2, 6, 40, 36), axes="czyx", downsample_z=True, min_size=10)
     vol = np.zeros((6, 40, 36), dtype=np.uint32)
     vol[1:5, 3:30, 4:20] = 11
-    labels = write_labels(vol, img, "vol")
+    labels = write_open(vol, img, name="vol")
     assert labels.axes == "zyx"
     parent = ngffstore.image.open_image(img)
     assert [lv.shape for lv in labels.levels] == [lv.shape[1:] for lv in parent.levels]
@@ -179,37 +199,37 @@ def test_3d_and_singleton_axes(tmp_path):
     assert validate(img).ok
     # a 2-D label fits an image whose t and z have one plane
     img5 = make_image(str(tmp_path / "t.zarr"), shape=(1, 2, 1, 30, 20), axes="tczyx")
-    lab = write_labels(np.ones((30, 20), np.uint8), img5, "flat")
+    lab = write_open(np.ones((30, 20), np.uint8), img5, name="flat")
     assert lab.axes == "tzyx" and lab.shape == (1, 1, 30, 20)
     # a channel axis of length one is dropped; a source's axes are used
     src = Source(data=da.ones((1, 30, 20), dtype=np.uint8, chunks=10), axes="cyx", inputs=[])
-    assert write_labels(src, img5, "src").shape == (1, 1, 30, 20)
+    assert write_open(src, img5, name="src").shape == (1, 1, 30, 20)
 
 
 def test_float_labels_need_cast_and_whole_numbers(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"))
     data = da.from_array(blobs().astype(np.float32), chunks=17)
     with pytest.raises(InputError, match="floating point.*cast=True"):
-        write_labels(data, img, "f")
-    labels = write_labels(data, img, "f", cast=True)
+        write_labels(data, img, name="f")
+    labels = write_open(data, img, name="f", cast=True)
     assert labels.dtype == np.uint8
     np.testing.assert_array_equal(labels.to_dask().compute(), blobs())
-    signed = write_labels(data - 2, img, "g", cast=True)
+    signed = write_open(data - 2, img, name="g", cast=True)
     assert signed.dtype == np.int8
     frac = data + 0.5
     with pytest.raises(InputError, match="fractional or non-finite"):
-        write_labels(frac, img, "h", cast=True)
+        write_labels(frac, img, name="h", cast=True)
     nan = da.where(data == 3, np.nan, data)
     with pytest.raises(InputError, match="fractional or non-finite"):
-        write_labels(nan, img, "h", cast=True)
-    assert write_labels(blobs() > 0, img, "mask").dtype == np.uint8  # booleans are lossless
+        write_labels(nan, img, name="h", cast=True)
+    assert write_open(blobs() > 0, img, name="mask").dtype == np.uint8  # booleans are lossless
 
 
 @pytest.fixture(scope="module")
 def labelled_image(tmp_path_factory) -> str:
     """An image with one label image, ``cells`` (copy it before changing it)."""
     img = make_image(str(tmp_path_factory.mktemp("template") / "img.zarr"))
-    write_labels(blobs(seed=1), img, "cells")
+    write_labels(blobs(seed=1), img, name="cells")
     return img
 
 
@@ -238,7 +258,7 @@ def test_bad_input_is_one_line_and_leaves_everything_untouched(tmp_path, labelle
     before = snapshot(img)
     args = {"data": blobs(), "name": "new", **kwargs}
     with pytest.raises(error, match=match) as info:
-        write_labels(args.pop("data"), img, args.pop("name"), **args)
+        write_labels(args.pop("data"), img, name=args.pop("name"), **args)
     assert "\n" not in str(info.value)
     assert snapshot(img) == before
     assert ngffstore.image.open_image(img).labels == ("cells",)
@@ -249,8 +269,8 @@ def test_parent_metadata_and_chunks_untouched(tmp_path):
     meta = (tmp_path / "img.zarr/zarr.json").read_bytes()
     chunk = (tmp_path / "img.zarr/0/c/0/0/0").read_bytes()
     with pytest.raises(InputError):
-        write_labels(np.zeros((10, 10), np.uint8), img, "x")
-    write_labels(blobs(), img, "x")
+        write_labels(np.zeros((10, 10), np.uint8), img, name="x")
+    write_labels(blobs(), img, name="x")
     remove_labels(img, "x")
     assert (tmp_path / "img.zarr/zarr.json").read_bytes() == meta
     assert (tmp_path / "img.zarr/0/c/0/0/0").read_bytes() == chunk
@@ -258,19 +278,19 @@ def test_parent_metadata_and_chunks_untouched(tmp_path):
 
 def test_not_an_image_parent(tmp_path):
     with pytest.raises(StoreNotFoundError, match="no Zarr group"):
-        write_labels(blobs(), str(tmp_path / "missing.zarr"), "a")
+        write_labels(blobs(), str(tmp_path / "missing.zarr"), name="a")
     img = make_image(str(tmp_path / "img.zarr"))
-    write_labels(blobs(), img, "a")
+    write_labels(blobs(), img, name="a")
     with pytest.raises(InputError, match="is a label image"):
-        write_labels(blobs(), img + "/labels/a", "b")
+        write_labels(blobs(), img + "/labels/a", name="b")
 
 
 def test_listing_overwrite_and_remove(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"))
-    write_labels(blobs(seed=1), img, "a")
-    write_labels(blobs(seed=2), img, "b")
+    write_labels(blobs(seed=1), img, name="a")
+    write_labels(blobs(seed=2), img, name="b")
     assert list_labels(img) == ["a", "b"]
-    write_labels(blobs(seed=3), img, "a", overwrite=True)
+    write_labels(blobs(seed=3), img, name="a", overwrite=True)
     assert list_labels(img) == ["a", "b"]
     np.testing.assert_array_equal(open_labels(img, "a").to_dask().compute(), blobs(seed=3))
     remove_labels(img, "a")
@@ -296,7 +316,7 @@ def test_interrupted_label_is_not_listed(tmp_path):
     assert list_labels(img) == []
     with pytest.raises(NotNgffError, match="'half'.*its write did not finish"):
         open_labels(img, "half")
-    write_labels(blobs(), img, "half")  # an interrupted write is replaced without --overwrite
+    write_labels(blobs(), img, name="half")  # an interrupted write is replaced without --overwrite
     assert list_labels(img) == ["half"]
 
 
@@ -305,8 +325,8 @@ def test_interrupted_label_is_not_listed(tmp_path):
 
 def test_colors_are_stable_given_and_capped(tmp_path, monkeypatch, caplog):
     img = make_image(str(tmp_path / "img.zarr"))
-    one = write_labels(blobs(seed=1), img, "one")
-    two = write_labels(blobs(seed=2) * 2, img, "two", colors={4: (1, 2, 3), 6: "#0a0b0c80"})
+    one = write_open(blobs(seed=1), img, name="one")
+    two = write_open(blobs(seed=2) * 2, img, name="two", colors={4: (1, 2, 3), 6: "#0a0b0c80"})
     shared = set(one.colors) & set(two.colors) - {4, 6}
     assert shared
     for v in shared:
@@ -316,7 +336,7 @@ def test_colors_are_stable_given_and_capped(tmp_path, monkeypatch, caplog):
 
     monkeypatch.setattr("ngffstore.labels.write.MAX_GENERATED_COLORS", 3)
     with caplog.at_level(logging.WARNING, logger="ngffstore"):
-        capped = write_labels(blobs(seed=4), img, "capped")
+        capped = write_open(blobs(seed=4), img, name="capped")
     assert sorted(capped.colors) == np.unique(blobs(seed=4))[:3].tolist()
     assert "colours are stored for the 3 smallest" in caplog.text
     assert capped.provenance[-1]["parameters"]["colors"].startswith("generated for the 3 smallest")
@@ -326,7 +346,7 @@ def test_properties_from_frame_and_missing_values(tmp_path, caplog):
     img = make_image(str(tmp_path / "img.zarr"))
     frame = pd.DataFrame({"label-value": [1, 2, 99], "class": ["a", "b", None], "score": [0.5, np.nan, 2.0]})
     with caplog.at_level(logging.WARNING, logger="ngffstore"):
-        labels = write_labels(blobs(), img, "p", properties=frame)
+        labels = write_open(blobs(), img, name="p", properties=frame)
     assert labels.properties == {1: {"class": "a", "score": 0.5}, 2: {"class": "b"}, 99: {"score": 2.0}}
     assert "absent from the label" in caplog.text
     assert list(labels.properties_frame().columns) == ["class", "score"]
@@ -339,7 +359,7 @@ def test_properties_from_frame_and_missing_values(tmp_path, caplog):
 def test_reader_verbs_use_nearest_and_stored_values(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"), scale=0.5, units={"y": "micrometer", "x": "micrometer"})
     data = blobs()
-    labels = write_labels(data, img, "cells")
+    labels = write_open(data, img, name="cells")
     values = set(np.unique(data).tolist())
     np.testing.assert_array_equal(labels.window(10, 20, 30, 25).compute(), data[20:45, 10:40])
     small = labels.window(0, 0, 80, 96, max_size=37)
@@ -362,12 +382,29 @@ def test_reader_verbs_use_nearest_and_stored_values(tmp_path):
 
 def test_image_label_hookup(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"))
-    write_labels(blobs(), img, "cells")
+    write_labels(blobs(), img, name="cells")
     image = ngffstore.image.open_image(img)
     assert image.labels == ("cells",)
-    if not hasattr(image, "label"):
-        pytest.skip("Image.label(name) is not wired into ngffstore.image.read yet")
-    assert isinstance(image.label("cells"), Labels)
+    labels = image.label("cells")
+    assert isinstance(labels, Labels) and isinstance(labels, ngffstore.image.Image)
+    assert labels.url == open_labels(img, "cells").url and labels.label_name == "cells"
+    np.testing.assert_array_equal(labels.to_dask(0).compute(), blobs())
+    assert labels.image.url == image.url
+    with pytest.raises(StoreNotFoundError, match="no label image 'nuclei'.*it has cells"):
+        image.label("nuclei")
+
+
+def test_old_write_labels_order_warns_and_returns_the_reader(tmp_path):
+    img = make_image(str(tmp_path / "img.zarr"))
+    with pytest.warns(DeprecationWarning, match=r"write_labels\(data, image_url, name\) is deprecated"):
+        labels = write_labels(blobs(), img, "cells", colors={1: "#ff0000"})
+    assert isinstance(labels, Labels) and labels.label_name == "cells"
+    assert labels.colors[1] == (255, 0, 0, 255)
+    np.testing.assert_array_equal(labels.to_dask(0).compute(), blobs())
+    with pytest.raises(TypeError, match="name="):
+        write_labels(blobs(), img)
+    with pytest.raises(TypeError, match="2 positional"):
+        write_labels(blobs(), img, "a", name="b")
 
 
 def test_open_labels_errors(tmp_path):
@@ -376,7 +413,7 @@ def test_open_labels_errors(tmp_path):
         open_labels(img, "none")
     with pytest.raises(InputError, match="path separator"):
         open_labels(img, "../x")
-    write_labels(blobs(), img, "cells")
+    write_labels(blobs(), img, name="cells")
     (tmp_path / "img.zarr/labels/cells/zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
     with pytest.raises(NotNgffError, match="incomplete or not an NGFF label image"):
         open_labels(img, "cells")
@@ -423,7 +460,7 @@ def test_stored_regions_physical_units_and_levels(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"), scale={"y": 0.5, "x": 0.25}, units={"y": "micrometer", "x": "micrometer"})
     data = np.zeros((96, 80), np.uint16)
     data[10:30, 20:60] = 5
-    labels = write_labels(data, img, "box")
+    labels = write_open(data, img, name="box")
     table = labels.regions()
     row = table.iloc[0]
     assert (row.label, row.area_px, row.x_min, row.x_max, row.y_min, row.y_max) == (5, 800, 20, 60, 10, 30)
@@ -459,7 +496,7 @@ def test_labels_overlay_on_an_image_region(tmp_path):
     img = make_image(str(tmp_path / "img.zarr"))
     data = np.zeros((96, 80), np.uint16)
     data[:, 40:] = 3
-    labels = write_labels(data, img, "half", colors={3: (0, 0, 255, 255)})
+    labels = write_open(data, img, name="half", colors={3: (0, 0, 255, 255)})
     region = ngffstore.image.open_image(img).thumbnail(40, c=0)
     rgb = np.zeros(region.shape + (3,), np.uint8)
     out = labels.overlay(rgb, region, alpha=1.0)
@@ -491,7 +528,7 @@ def test_labels_on_an_ome_zarr_py_plate_field(tmp_path):
     data = np.zeros((101, 77), np.uint16)
     data[5:60, 3:50] = 4
     data[70:101, 60:77] = 9
-    labels = write_labels(data, field, "cells")
+    labels = write_open(data, field, name="cells")
     parent = ngffstore.image.open_image(field)
     # ome-zarr-py rounds level shapes down: the label levels follow the image's exactly
     assert [lv.shape for lv in labels.levels] == [lv.shape[1:] for lv in parent.levels] == [(101, 77), (50, 38), (25, 19)]
@@ -508,7 +545,7 @@ def test_labels_on_s3_and_local(store_url):
     url, options = store_url
     img = make_image(url + "/img.zarr", options=options, chunks=64)
     data = blobs()
-    labels = write_labels(data, img, "cells", storage_options=options, properties={1: {"k": "v"}})
+    labels = write_open(data, img, name="cells", storage_options=options, properties={1: {"k": "v"}})
     assert list_labels(img, storage_options=options) == ["cells"]
     opened = open_labels(img, "cells", storage_options=options)
     np.testing.assert_array_equal(opened.to_dask().compute(), data)
@@ -516,6 +553,6 @@ def test_labels_on_s3_and_local(store_url):
     assert labels.regions()["area_px"].sum() == np.count_nonzero(data)
     assert validate(img, storage_options=options).ok
     with pytest.raises(OutputExistsError):
-        write_labels(data, img, "cells", storage_options=options)
+        write_labels(data, img, name="cells", storage_options=options)
     remove_labels(img, "cells", storage_options=options)
     assert list_labels(img, storage_options=options) == []

@@ -1,0 +1,65 @@
+"""ROI verbs given an image or its URL: :func:`crop` opens the image, then crops it.
+
+This module sits above the image reader (it imports :mod:`ngffstore.image.read`); the crop
+itself (:mod:`ngffstore.rois._crop`) works on an opened image and sits below it, so that
+``Image.crop`` can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..image.read import Image, open_image
+from ._crop import Crop, crop_image
+
+
+def crop(
+    image: Any,
+    roi: Any,
+    *,
+    layer: str | None = None,
+    max_size: int | None = None,
+    increase_area: float = 1.0,
+    mask: bool = True,
+    alpha: bool = False,
+    level: int | None = None,
+    c: Any = None,
+    z: Any = None,
+    t: Any = None,
+    memory_cap: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Crop:
+    """The pixels of ``image`` around an ROI, and the ROI's mask on the same grid.
+
+    Parameters
+    ----------
+    image
+        An opened ``Image`` or an image URL.
+    roi
+        A stored ROI's id (searched in ``layer``, or every layer), a shapely geometry, a WKT
+        string, or a row of :func:`query`'s DataFrame. Level-0 pixels, origin top left.
+    max_size
+        Longest edge of the output: read from the level :func:`~ngffstore.image.choose_level`
+        picks (the same rule as ``window``/``thumbnail``) and reduced to fit.
+    increase_area
+        Multiply the width and height of the ROI's bounding box by this factor, about its centre
+        (Cytomine's ``increaseArea``); the box is clipped to the image.
+    mask
+        Compute the mask (else :attr:`Crop.mask` is all True).
+    alpha
+        Zero the pixels outside the mask in :attr:`Crop.data` (a transparent background when
+        saved as PNG). Implies ``mask``.
+    level, c, z, t, memory_cap
+        As for ``Image.window``.
+    """
+    opened = (
+        image if isinstance(image, Image) else open_image(image, storage_options=storage_options)
+    )
+    return crop_image(
+        opened, roi, layer=layer, max_size=max_size, increase_area=increase_area, mask=mask,
+        alpha=alpha, level=level, c=c, z=z, t=t, memory_cap=memory_cap,
+    )
+
+
+__all__ = ["crop"]
