@@ -34,7 +34,7 @@ from ngffstore.index import build_index, clear_cache
 from ngffstore.journal import notify
 from ngffstore.metadata import Metadata
 from ngffstore.ngff import parse_image_attrs
-from ngffstore.search import search
+from ngffstore.index.search import search
 from ngffstore.storage import Location, storage_options_from_cli
 
 STRAINS = ["BY4741", "BY4742", "W303", "S288C", "SK1"]

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from .storage import Location
 
 REMOVED_IN = "0.3"
 
@@ -108,9 +111,66 @@ def positional_deprecated(*names: str) -> Callable[[F], F]:
     return decorate
 
 
+def is_url(value: Any) -> bool:
+    """Whether ``value`` names a place in a store (a str, a path or a :class:`Location`)."""
+    return isinstance(value, (str, os.PathLike, Location))
+
+
+def old_call(
+    adapt: Callable[
+        [tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]] | None
+    ],
+    message: str,
+) -> Callable[[F], F]:
+    """Calls in an old argument order keep working for one release, with ``message`` as warning.
+
+    ``adapt(args, kwargs)`` returns the ``(args, kwargs)`` of the new order for a call in the old
+    one, and None for a call in the new one (called unchanged).
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            new = adapt(args, dict(kwargs))
+            if new is not None:
+                warn_deprecated(message)
+                args, kwargs = new
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def data_first(name: str, data: str) -> Callable[[F], F]:
+    """For ``name(data, url, *, ...)`` that used to be ``name(url, data, ...)``: a call whose first
+    argument is a URL and whose second is not (or is missing, the data given by keyword) is
+    swapped, with a warning."""
+
+    def adapt(
+        args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        if not args or not is_url(args[0]) or "url" in kwargs:
+            return None
+        if len(args) >= 2 and not is_url(args[1]):
+            return (args[1], args[0], *args[2:]), kwargs
+        if len(args) == 1:
+            return (kwargs.pop(data, None), args[0]), kwargs
+        return None
+
+    message = (
+        f"{_qualified(name)}(url, {data}) is deprecated; use {_qualified(name)}({data}, url) "
+        f"(removed in {REMOVED_IN})"
+    )
+    return old_call(adapt, message)
+
+
 __all__ = [
     "REMOVED_IN",
+    "data_first",
     "deprecation_message",
+    "is_url",
+    "old_call",
     "positional_deprecated",
     "renamed",
     "warn_deprecated",

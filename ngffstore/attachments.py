@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import provenance
+from ._deprecated import data_first
 from .errors import InputError, NotNgffError, OutputExistsError
 from .nodes import read_group, update_attributes
 from .paths import check_relative_path
@@ -85,9 +86,10 @@ def _png(data: np.ndarray, name: str) -> bytes:
     return bytes(imagecodecs.png_encode(np.ascontiguousarray(data)))
 
 
+@data_first("attachments.write_attachments", "attachments")
 def write_attachments(
-    url: Any,
     attachments: Sequence[Any],
+    url: Any,
     *,
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
@@ -212,4 +214,4 @@ def finish_source(url: Any, source: Any, *, storage_options: Mapping[str, Any] |
     attachments = list(getattr(source, "attachments", None) or [])
     if not attachments:
         return []
-    return write_attachments(url, attachments, overwrite=True, storage_options=storage_options)
+    return write_attachments(attachments, url, overwrite=True, storage_options=storage_options)

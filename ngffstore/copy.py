@@ -288,7 +288,7 @@ def _plan(source: Location, search: str | None) -> _Plan:
             "(a collection needs its index: ngffstore index FOLDER)"
         ) from None
     if search:
-        from .search import evaluate, parse_expression
+        from .index.search import evaluate, parse_expression
 
         table = table.filter(evaluate(parse_expression(search), table))
         if table.num_rows == 0:
@@ -655,7 +655,7 @@ def _count_rows(dest: Location) -> int | None:
 
 def check_copy(dest: Location, what: str) -> None:
     """Validate what was written (resave): ``ngffstore validate`` finds no error."""
-    from .validate import validate
+    from .validation import validate
 
     report = validate(dest.url, storage_options=dict(dest.storage_options) or None)
     if not report.ok:
@@ -787,7 +787,7 @@ def _resave_image(src: Location, dst: Location, options: Mapping[str, Any], *, v
         write_labels_options = {"chunks": options.get("chunks")}
         from .labels import write_labels
 
-        write_labels(labels.to_dask(0), dst, name, overwrite=True, progress=False, **write_labels_options)
+        write_labels(labels.to_dask(0), dst, name=name, overwrite=True, progress=False, **write_labels_options)
         lab_new = open_labels(dst, name)
         if not bool(da.all(lab_new.to_dask(0) == labels.to_dask(0)).compute()):
             raise CopyError(f"{dst.url}: label image {name} differs from the source's after the resave")
@@ -821,12 +821,20 @@ def _resave_plate(src: Location, dst: Location, node: Node, version: str | None,
         if not keep:
             continue
         wells.append(w)
-        write_well_metadata(dst.child(w), [{"path": im.path, "acquisition": im.acquisition} for im in keep],
-                            ngff_version=zarr_version)
+        write_well_metadata(
+            [{"path": im.path, "acquisition": im.acquisition} for im in keep],
+            dst.child(w),
+            ngff_version=zarr_version,
+        )
     write_plate_metadata(
-        dst, [tuple(w.split("/")) for w in wells], rows=list(plate.rows), columns=list(plate.columns),
-        name=plate.name, acquisitions=[{k: v for k, v in a.__dict__.items() if v is not None} for a in plate.acquisitions] or None,
-        field_count=plate.field_count, ngff_version=zarr_version,
+        [tuple(w.split("/")) for w in wells],
+        dst,
+        rows=list(plate.rows),
+        columns=list(plate.columns),
+        name=plate.name,
+        acquisitions=[{k: v for k, v in a.__dict__.items() if v is not None} for a in plate.acquisitions] or None,
+        field_count=plate.field_count,
+        ngff_version=zarr_version,
     )
     old = node.attributes
     update_attributes(dst, lambda a: _merge_block(a, old), what="carry the plate metadata to")

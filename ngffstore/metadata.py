@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import journal, nodes, provenance
+from ._deprecated import data_first, deprecation_message, warn_deprecated
 from .errors import (
     ConflictError,
     InputError,
@@ -33,13 +34,12 @@ from .errors import (
     ValidationError,
 )
 from .ngff import ome_attrs
-from .paths import check_relative_path
+from .paths import check_file_name, check_relative_path
 from .storage import Location, dump_json, parse_json, storage_errors
 
 TABLES_DIR = "tables"
 MAX_KEY_LENGTH = 256
 MAX_TEXT_LENGTH = 100_000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Scalar = str | int | float | bool
@@ -386,13 +386,9 @@ def parse_tags(tags: Iterable[Any] | str) -> tuple[str, ...]:
 
 
 def check_table_name(name: str) -> str:
-    """A table name is a file name: letters, digits, ``_ . -``; never ``/`` or ``..``."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise ValidationError(
-            f"table name {name!r} is not allowed: use letters, digits, '_', '.', '-' "
-            "(at most 128, starting with a letter or digit; no '/' or '..')"
-        )
-    return name
+    """A table name is a file name: letters, digits, ``_ . -``; never ``/`` or ``..``
+    (:class:`InputError`, the rule ROI layer names follow)."""
+    return check_file_name(name, what="table name")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,10 +401,11 @@ def read_metadata(url: Any, *, storage_options: Mapping[str, Any] | None = None)
     return Metadata.from_attrs(attrs)
 
 
+@data_first("write_metadata", "key_values")
 def write_metadata(
+    key_values: Mapping[str, Any] | None,
     url: Any,
     *,
-    key_values: Mapping[str, Any] | None = None,
     tags: Sequence[str] | str | None = None,
     description: str | None = None,
     remove_keys: Sequence[str] | str | None = None,
@@ -417,10 +414,15 @@ def write_metadata(
 ) -> Metadata:
     """Add or change metadata of the image, plate or well at ``url``.
 
+    ``write_metadata({"strain": "BY4741"}, url, tags=["good"])``; ``write_metadata(None, url,
+    tags=[...])`` changes tags only. The old order ``write_metadata(url, key_values=...)`` works
+    until 0.3 with a DeprecationWarning.
+
     Parameters
     ----------
     key_values
-        Pairs to set (merged into the existing ones); values are text, numbers or true/false.
+        Pairs to set (merged into the existing ones); values are text, numbers or true/false;
+        None or ``{}`` for none.
     tags
         Tags to add (existing tags are kept).
     description
@@ -484,25 +486,25 @@ def write_metadata(
     return result
 
 
-def _load_table(table_or_path: Any, storage_options: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+def _load_table(table: Any, storage_options: Mapping[str, Any] | None) -> tuple[Any, str | None]:
     """``(pyarrow.Table, source path or None)`` from a DataFrame, Table or CSV/TSV/Parquet file."""
     import pyarrow as pa
 
-    if isinstance(table_or_path, pa.Table):
-        return table_or_path, None
+    if isinstance(table, pa.Table):
+        return table, None
     try:
         import pandas as pd
 
-        if isinstance(table_or_path, pd.DataFrame):
-            return pa.Table.from_pandas(table_or_path, preserve_index=False), None
+        if isinstance(table, pd.DataFrame):
+            return pa.Table.from_pandas(table, preserve_index=False), None
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
-    if not isinstance(table_or_path, (str, os.PathLike)):
+    if not isinstance(table, (str, os.PathLike)):
         raise InputError(
-            f"cannot attach a {type(table_or_path).__name__} as a table: give a pandas DataFrame, "
+            f"cannot attach a {type(table).__name__} as a table: give a pandas DataFrame, "
             "a pyarrow Table or a .csv/.tsv/.parquet file"
         )
-    path = os.fspath(table_or_path)
+    path = os.fspath(table)
     lower = path.lower()
     kind = (
         "parquet" if lower.endswith((".parquet", ".pq"))
@@ -540,17 +542,17 @@ def _load_table(table_or_path: Any, storage_options: Mapping[str, Any] | None) -
     return table, source
 
 
-def attach_table(
+def write_table(
+    table: Any,
     url: Any,
-    name: str,
-    table_or_path: Any,
     *,
+    name: str,
     overwrite: bool = False,
     storage_options: Mapping[str, Any] | None = None,
 ) -> TableInfo:
-    """Attach a table to the image, plate or well at ``url`` as ``tables/<name>.parquet``.
+    """Attach ``table`` to the image, plate or well at ``url`` as ``tables/<name>.parquet``.
 
-    ``table_or_path`` is a pandas DataFrame, a pyarrow Table, or a ``.csv`` / ``.tsv`` /
+    ``table`` is a pandas DataFrame, a pyarrow Table, or a ``.csv`` / ``.tsv`` /
     ``.parquet`` file (CSV and TSV are converted to Parquet, column types inferred). An existing
     table of that name is replaced only with ``overwrite``.
     """
@@ -564,7 +566,7 @@ def attach_table(
     _check_node(location, node.attributes, "attach a table")
     if name in Metadata.from_attrs(node.attributes).tables and not overwrite:
         raise _table_exists(location, name)
-    table, source = _load_table(table_or_path, storage_options)
+    table, source = _load_table(table, storage_options)
     if table.num_columns == 0:
         raise InputError(f"table {name!r} has no columns")
     buffer = io.BytesIO()
@@ -653,6 +655,19 @@ def _sync_tables_group(location: Location, zarr_format: int) -> None:
     update_group(location.child(TABLES_DIR), zarr_format, change, what="list the tables of")
 
 
+def attach_table(
+    url: Any,
+    name: str,
+    table: Any,
+    *,
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> TableInfo:
+    """Deprecated: ``write_table(table, url, name=name)`` (removed in 0.3)."""
+    warn_deprecated(deprecation_message("attach_table(url, name, table)", "write_table(table, url, name=...)"))
+    return write_table(table, url, name=name, overwrite=overwrite, storage_options=storage_options)
+
+
 def read_table(url: Any, name: str, *, storage_options: Mapping[str, Any] | None = None) -> Any:
     """The table ``name`` attached to the node at ``url``, as a pandas DataFrame."""
     import pyarrow.parquet as pq
@@ -694,4 +709,5 @@ __all__ = [
     "update_node",
     "write_group_document",
     "write_metadata",
+    "write_table",
 ]

@@ -16,7 +16,7 @@ from ngffstore.cli import main
 from ngffstore.copy import STATE_DIR, CopyError, copy, list_keys, walk
 from ngffstore.errors import InputError, OutputExistsError, StorageAccessError
 from ngffstore.storage import Location
-from ngffstore.validate import validate
+from ngffstore.validation import validate
 
 TOPS = ("cells.ome.zarr", "plate.ome.zarr")
 
@@ -158,7 +158,7 @@ def test_search_copies_only_the_selected_fields(read_backend, tmp_path):
     assert [w.path for w in plate.wells] == ["B/2"] and plate.preview is None
     assert sorted(os.listdir(dest / "plate.ome.zarr")) == ["B", "zarr.json"]
     check_other_clients(str(dest / "plate.ome.zarr"), "0.5")
-    from ngffstore.search import search
+    from ngffstore.index.search import search
 
     assert sorted(search(str(dest))["path"]) == ["plate.ome.zarr/B/2/0", "plate.ome.zarr/B/2/1"]
 

@@ -25,8 +25,8 @@ from ngffstore.index import (
     load_index,
 )
 from ngffstore.journal import notify
-from ngffstore.metadata import attach_table, write_metadata
-from ngffstore.search import (
+from ngffstore.metadata import write_metadata, write_table
+from ngffstore.index.search import (
     ExpressionError,
     SearchResult,
     UnknownColumnError,
@@ -176,7 +176,7 @@ def test_real_images_and_tables_are_indexed(tmp_path):
     ngffstore.write_image(data, f"{root}/v3.zarr", axes="czyx", channels=["DAPI", "GFP"], scale="2,0.5,0.5",
                           units={"z": "µm", "y": "µm", "x": "µm"}, progress=False)
     ngffstore.write_image(data[0], f"{root}/v2.zarr", axes="zyx", ngff_version="0.4", progress=False)
-    attach_table(f"{root}/v3.zarr", "cells", pd.DataFrame({"a": [1, 2]}))
+    write_table(pd.DataFrame({"a": [1, 2]}), f"{root}/v3.zarr", name="cells")
     build_index(root)
     res = search(root, 'channel == "DAPI"')
     assert _paths(res) == ["v3.zarr"]
@@ -195,8 +195,8 @@ def test_incremental_update_reads_only_what_changed(tmp_path):
         make_image(f"{root}/img{i:02d}.zarr", kv={"i": i})
     full = build_index(root)
     assert full.objects_read >= 40 * 2
-    write_metadata(f"{root}/img07.zarr", key_values={"strain": "new"})
-    write_metadata(f"{root}/img31.zarr", tags=["t"])
+    write_metadata({"strain": "new"}, f"{root}/img07.zarr")
+    write_metadata(None, f"{root}/img31.zarr", tags=["t"])
     report = build_index(root)
     assert report.mode == "incremental" and report.nodes_refreshed == 2 and report.fragments_applied == 2
     # index + marker + 2 fragments + per node: group, level 0, labels, parent (well?) check
@@ -225,9 +225,9 @@ def test_new_removed_and_relabelled_nodes(collection):
 
 def test_plate_metadata_is_inherited_and_refreshed(collection):
     build_index(collection)
-    write_metadata(f"{collection}/plates/p1.zarr", key_values={"compound": "DMSO"})
-    write_metadata(f"{collection}/plates/p1.zarr/B/1", tags=["edge"])
-    write_metadata(f"{collection}/plates/p1.zarr/A/1/0", key_values={"compound": "X"})
+    write_metadata({"compound": "DMSO"}, f"{collection}/plates/p1.zarr")
+    write_metadata(None, f"{collection}/plates/p1.zarr/B/1", tags=["edge"])
+    write_metadata({"compound": "X"}, f"{collection}/plates/p1.zarr/A/1/0")
     build_index(collection)
     df = search(collection, 'kind == "plate-field"').set_index("path")
     assert (df["kv.compound"] == "DMSO").sum() == 5 and df.loc["plates/p1.zarr/A/1/0", "kv.compound"] == "X"
@@ -241,8 +241,8 @@ def test_value_types_change_between_updates(tmp_path):
     make_image(f"{root}/b.zarr", kv={"n": 2})
     build_index(root)
     assert pd.api.types.is_integer_dtype(search(root, "")["kv.n"])
-    write_metadata(f"{root}/b.zarr", key_values={"n": "two"})
-    write_metadata(f"{root}/a.zarr", remove_keys=["n"], key_values={"m": True})
+    write_metadata({"n": "two"}, f"{root}/b.zarr")
+    write_metadata({"m": True}, f"{root}/a.zarr", remove_keys=["n"])
     build_index(root)
     df = search(root, "").set_index("path")
     assert df.loc["b.zarr", "kv.n"] == "two" and pd.isna(df.loc["a.zarr", "kv.n"])
@@ -279,8 +279,8 @@ def test_notify_finds_every_root_above(tmp_path):
 
 def test_old_fragments_are_collected_after_the_grace_period(collection):
     build_index(collection)
-    write_metadata(f"{collection}/a.zarr", tags=["x"])
-    write_metadata(f"{collection}/b.zarr", tags=["y"])
+    write_metadata(None, f"{collection}/a.zarr", tags=["x"])
+    write_metadata(None, f"{collection}/b.zarr", tags=["y"])
     first = build_index(collection)  # applies both; keeps the fragments (grace)
     assert first.fragments_applied == 2 and first.fragments_removed == 0
     assert len(os.listdir(f"{collection}/{JOURNAL}")) == 2
@@ -293,7 +293,7 @@ def test_old_fragments_are_collected_after_the_grace_period(collection):
 def test_slow_update_refuses_to_publish(collection, monkeypatch):
     build_index(collection)
     before = os.path.getmtime(f"{collection}/{INDEX_FILE}")
-    write_metadata(f"{collection}/a.zarr", tags=["x"])
+    write_metadata(None, f"{collection}/a.zarr", tags=["x"])
     clock = iter([0.0, 100.0, 100.0])
     from ngffstore.index import _store
 
@@ -308,7 +308,7 @@ def test_slow_update_refuses_to_publish(collection, monkeypatch):
 
 def test_stale_index_is_reported_and_folded_in(collection):
     build_index(collection)
-    write_metadata(f"{collection}/b.zarr", key_values={"strain": "changed"})
+    write_metadata({"strain": "changed"}, f"{collection}/b.zarr")
     status = index_status(collection)
     assert not status.current and status.pending == ("b.zarr",) and "older than the store" in status.to_text()
     res = search(collection, 'strain == "changed"')  # read from the store, not yet compacted
@@ -460,7 +460,7 @@ def test_columns_limit_and_result_type(indexed):
 def test_rows_open_as_images(tmp_path):
     root = str(tmp_path / "coll")
     ngffstore.write_image(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64), f"{root}/img.zarr", progress=False)
-    write_metadata(f"{root}/img.zarr", key_values={"strain": "BY4741"})
+    write_metadata({"strain": "BY4741"}, f"{root}/img.zarr")
     build_index(root)
     res = search(root, 'strain == "BY4741"')
     image = res.open(0)
@@ -483,8 +483,8 @@ def test_index_and_search_on_s3(s3_server, s3_bucket, s3_options, tmp_path):
     root = f"s3://{s3_bucket}/coll"
     report = build_index(root, storage_options=s3_options)
     assert report.rows == 9 and report.mode == "full"
-    write_metadata(f"{root}/img3.zarr", key_values={"strain": "mutant"}, storage_options=s3_options)
-    write_metadata(f"{root}/plate.zarr/A/1/0", tags=["hit"], storage_options=s3_options)
+    write_metadata({"strain": "mutant"}, f"{root}/img3.zarr", storage_options=s3_options)
+    write_metadata(None, f"{root}/plate.zarr/A/1/0", tags=["hit"], storage_options=s3_options)
     res = search(root, 'strain == "mutant"', storage_options=s3_options)  # folded in from the journal
     assert _paths(res) == ["img3.zarr"] and res.iloc[0]["url"] == f"{root}/img3.zarr"
     with s3_server.count() as log:
@@ -505,7 +505,7 @@ def test_index_and_search_on_s3(s3_server, s3_bucket, s3_options, tmp_path):
 def _writer(root: str, images: list[str], rounds: int) -> None:
     for r in range(rounds):
         for name in images:
-            write_metadata(f"{root}/{name}", key_values={"round": r, "writer": name})
+            write_metadata({"round": r, "writer": name}, f"{root}/{name}")
 
 
 def _compactor(root: str, stop: object) -> None:

@@ -27,6 +27,7 @@ from ngffstore.metadata import (
     read_metadata,
     read_table,
     write_metadata,
+    write_table,
 )
 from ngffstore.provenance import ProvenanceRecord, read_provenance
 
@@ -82,8 +83,12 @@ def image_v2(template, tmp_path):
 
 
 def test_write_and_read_round_trip(image):
-    meta = write_metadata(image, key_values={"strain": "BY4741", "exposure_ms": 12.5, "n": 3, "ok": True},
-                          tags=["good", "screen-1"], description="first pass")
+    meta = write_metadata(
+        {"strain": "BY4741", "exposure_ms": 12.5, "n": 3, "ok": True},
+        image,
+        tags=["good", "screen-1"],
+        description="first pass",
+    )
     assert meta == read_metadata(image)
     assert dict(meta.key_values) == {"strain": "BY4741", "exposure_ms": 12.5, "n": 3, "ok": True}
     assert meta.tags == ("good", "screen-1")
@@ -94,19 +99,24 @@ def test_write_and_read_round_trip(image):
 
 
 def test_writes_merge_and_remove(image):
-    write_metadata(image, key_values={"a": "1", "b": "2"}, tags=["x", "y"])
-    meta = write_metadata(image, key_values={"b": "3", "c": "4"}, tags=["y", "z"], remove_keys=["a"],
-                          remove_tags=["x"])
+    write_metadata({"a": "1", "b": "2"}, image, tags=["x", "y"])
+    meta = write_metadata(
+        {"b": "3", "c": "4"},
+        image,
+        tags=["y", "z"],
+        remove_keys=["a"],
+        remove_tags=["x"],
+    )
     assert dict(meta.key_values) == {"b": "3", "c": "4"}
     assert meta.tags == ("y", "z")
-    meta = write_metadata(image, description="")
+    meta = write_metadata(None, image, description="")
     assert meta.description is None
 
 
 def test_ngff_attributes_are_untouched(image, image_v2):
     for url in (image, image_v2):
         before = _attrs(url)
-        write_metadata(url, key_values={"k": "v"}, tags=["t"])
+        write_metadata({"k": "v"}, url, tags=["t"])
         after = _attrs(url)
         ngff_keys = [k for k in before if k != "ngffstore"]
         assert ngff_keys and all(after[k] == before[k] for k in ngff_keys)
@@ -114,7 +124,7 @@ def test_ngff_attributes_are_untouched(image, image_v2):
     doc = _load(os.path.join(image, "zarr.json"))
     assert doc["zarr_format"] == 3 and doc["node_type"] == "group"
     # the image still opens and validates as OME-NGFF
-    from ngffstore.validate import validate
+    from ngffstore.validation import validate
 
     for url in (image, image_v2):
         assert validate(url).ok
@@ -123,22 +133,22 @@ def test_ngff_attributes_are_untouched(image, image_v2):
 
 def test_converter_key_values_are_kept(tmp_path):
     url = _image(str(tmp_path / "img.zarr"), metadata={"objective": "60x/1.4 Oil"})
-    meta = write_metadata(url, key_values={"strain": "BY4741"})
+    meta = write_metadata({"strain": "BY4741"}, url)
     assert dict(meta.key_values) == {"objective": "60x/1.4 Oil", "strain": "BY4741"}
 
 
 def test_consolidated_v2_copy_is_updated(image_v2):
     zmeta = {"zarr_consolidated_format": 1, "metadata": {".zattrs": _attrs(image_v2), ".zgroup": {"zarr_format": 2}}}
     _dump(zmeta, os.path.join(image_v2, ".zmetadata"))
-    write_metadata(image_v2, tags=["t"])
+    write_metadata(None, image_v2, tags=["t"])
     stored = _load(os.path.join(image_v2, ".zmetadata"))["metadata"][".zattrs"]
     assert stored == _attrs(image_v2)
 
 
 def test_unchanged_write_writes_nothing(image):
-    write_metadata(image, key_values={"a": "1"})
+    write_metadata({"a": "1"}, image)
     n = len(read_provenance(image))
-    write_metadata(image, key_values={"a": "1"}, tags=[])
+    write_metadata({"a": "1"}, image, tags=[])
     assert len(read_provenance(image)) == n
 
 
@@ -158,20 +168,20 @@ def test_unchanged_write_writes_nothing(image):
 def test_bad_metadata_is_refused(image, kwargs, match):
     before = _attrs(image)
     with pytest.raises(ValidationError, match=match):
-        write_metadata(image, **kwargs)
+        write_metadata(kwargs.pop("key_values", None), image, **kwargs)
     assert _attrs(image) == before
 
 
 def test_not_a_node(tmp_path, image):
     with pytest.raises(StoreNotFoundError, match="no Zarr group"):
-        write_metadata(str(tmp_path / "missing.zarr"), tags=["x"])
+        write_metadata(None, str(tmp_path / "missing.zarr"), tags=["x"])
     with pytest.raises(NotNgffError, match="not a group"):
-        write_metadata(os.path.join(image, "0"), tags=["x"])
+        write_metadata(None, os.path.join(image, "0"), tags=["x"])
     plain = tmp_path / "plain.zarr"
     plain.mkdir()
     (plain / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
     with pytest.raises(NotNgffError, match="not an OME-NGFF image, plate or well"):
-        write_metadata(str(plain), tags=["x"])
+        write_metadata(None, str(plain), tags=["x"])
 
 
 def test_node_being_written_is_refused(image):
@@ -179,7 +189,7 @@ def test_node_being_written_is_refused(image):
     doc["attributes"]["ngffstore"]["writing"] = {"fingerprint": "x"}
     _dump(doc, os.path.join(image, "zarr.json"))
     with pytest.raises(ValidationError, match="being written"):
-        write_metadata(image, tags=["x"])
+        write_metadata(None, image, tags=["x"])
 
 
 def _plate(root, *, fmt=3):
@@ -204,13 +214,13 @@ def _plate(root, *, fmt=3):
 
 def test_metadata_on_plate_and_well(tmp_path):
     plate = _plate(str(tmp_path / "plate.zarr"))
-    write_metadata(plate, key_values={"screen": "S1"}, tags=["plate-tag"])
-    write_metadata(os.path.join(plate, "A", "1"), key_values={"compound": "DMSO"})
+    write_metadata({"screen": "S1"}, plate, tags=["plate-tag"])
+    write_metadata({"compound": "DMSO"}, os.path.join(plate, "A", "1"))
     assert dict(read_metadata(plate).key_values) == {"screen": "S1"}
     assert dict(read_metadata(os.path.join(plate, "A", "1")).key_values) == {"compound": "DMSO"}
     assert _attrs(plate)["ome"]["plate"]["name"] == "P1"
     with pytest.raises(NotNgffError):
-        write_metadata(os.path.join(plate, "A"), tags=["row groups are no nodes"])
+        write_metadata(None, os.path.join(plate, "A"), tags=["row groups are no nodes"])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -226,7 +236,7 @@ def test_metadata_on_plate_and_well(tmp_path):
     tags=st.lists(st.sampled_from(["a", "b", "ç", "long tag", "x-1"]), max_size=4),
 )
 def test_key_values_round_trip(image, kv, tags):
-    write_metadata(image, key_values=kv, tags=tags)
+    write_metadata(kv, image, tags=tags)
     meta = read_metadata(image)
     for k, v in kv.items():
         assert meta.key_values[k] == v and type(meta.key_values[k]) is type(v)
@@ -239,7 +249,7 @@ def test_key_values_round_trip(image, kv, tags):
 def test_attach_csv_tsv_parquet_and_frames(image, tmp_path):
     csv = tmp_path / "cells.csv"
     csv.write_text("cell,area,label\n1,10.5,a\n2,11.0,b\n3,9.25,c\n")
-    info = attach_table(image, "cells", str(csv))
+    info = write_table(str(csv), image, name="cells")
     assert info.path == "tables/cells.parquet" and info.rows == 3
     assert dict(info.columns) == {"cell": "int64", "area": "double", "label": "string"}
     assert os.path.isfile(os.path.join(image, "tables", "cells.parquet"))
@@ -248,14 +258,14 @@ def test_attach_csv_tsv_parquet_and_frames(image, tmp_path):
 
     tsv = tmp_path / "acq.tsv"
     tsv.write_text("t\texposure\n0\t10\n1\t20\n")
-    attach_table(image, "acquisition", str(tsv))
+    write_table(str(tsv), image, name="acquisition")
     assert read_table(image, "acquisition")["exposure"].tolist() == [10, 20]
 
     df = pd.DataFrame({"x": [1, 2], "y": ["u", "v"]})
     pq_path = tmp_path / "t.parquet"
     df.to_parquet(pq_path)
-    attach_table(image, "from-parquet", str(pq_path))
-    attach_table(image, "from-frame", df)
+    write_table(str(pq_path), image, name="from-parquet")
+    write_table(df, image, name="from-frame")
     pd.testing.assert_frame_equal(read_table(image, "from-frame"), df)
     pd.testing.assert_frame_equal(read_table(image, "from-parquet"), df)
     assert sorted(read_metadata(image).tables) == ["acquisition", "cells", "from-frame", "from-parquet"]
@@ -271,7 +281,7 @@ def test_attach_csv_tsv_parquet_and_frames(image, tmp_path):
 def test_table_provenance_records_the_input(image, tmp_path):
     csv = tmp_path / "cells.csv"
     csv.write_text("a,b\n1,2\n")
-    attach_table(image, "cells", str(csv))
+    write_table(str(csv), image, name="cells")
     rec = read_provenance(image)[-1]
     assert rec.operation == "attach_table" and rec.parameters["name"] == "cells"
     (item,) = rec.inputs
@@ -281,24 +291,25 @@ def test_table_provenance_records_the_input(image, tmp_path):
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 200, "a..b"])
 def test_table_names_cannot_escape(image, name):
-    with pytest.raises(ValidationError, match="not allowed"):
-        attach_table(image, name, pd.DataFrame({"a": [1]}))
+    # the rule of every file-like name (ROI layers too): a user's input, InputError
+    with pytest.raises(InputError, match="not allowed"):
+        write_table(pd.DataFrame({"a": [1]}), image, name=name)
 
 
 def test_table_errors(image, tmp_path):
-    attach_table(image, "t", pd.DataFrame({"a": [1]}))
+    write_table(pd.DataFrame({"a": [1]}), image, name="t")
     with pytest.raises(OutputExistsError, match="overwrite"):
-        attach_table(image, "t", pd.DataFrame({"a": [2]}))
-    attach_table(image, "t", pd.DataFrame({"a": [2]}), overwrite=True)
+        write_table(pd.DataFrame({"a": [2]}), image, name="t")
+    write_table(pd.DataFrame({"a": [2]}), image, name="t", overwrite=True)
     assert read_table(image, "t")["a"].tolist() == [2]
     with pytest.raises(InputNotFoundError):
-        attach_table(image, "u", str(tmp_path / "missing.csv"))
+        write_table(str(tmp_path / "missing.csv"), image, name="u")
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match="not a readable PARQUET"):
-        attach_table(image, "u", str(bad))
+        write_table(str(bad), image, name="u")
     with pytest.raises(InputError, match="unknown table format"):
-        attach_table(image, "u", str(tmp_path / "x.xlsx"))
+        write_table(str(tmp_path / "x.xlsx"), image, name="u")
     with pytest.raises(StoreNotFoundError, match="tables: t"):
         read_table(image, "nope")
 
@@ -308,8 +319,8 @@ def test_table_errors(image, tmp_path):
 
 def test_every_metadata_write_appends_a_record(image):
     n = len(read_provenance(image))
-    write_metadata(image, key_values={"a": "1"})
-    write_metadata(image, tags=["t"])
+    write_metadata({"a": "1"}, image)
+    write_metadata(None, image, tags=["t"])
     history = read_provenance(image)
     assert len(history) == n + 2
     rec = history[-1]
@@ -356,10 +367,10 @@ def test_metadata_on_s3(template, s3_bucket, s3_options, tmp_path):
     url = f"s3://{s3_bucket}/coll/img.zarr"
     fs = fsspec.filesystem("s3", **s3_options)
     fs.put(template["0.5"], f"{s3_bucket}/coll/img.zarr", recursive=True)
-    write_metadata(url, key_values={"strain": "BY4741"}, tags=["s3"], storage_options=s3_options)
+    write_metadata({"strain": "BY4741"}, url, tags=["s3"], storage_options=s3_options)
     csv = tmp_path / "t.csv"
     csv.write_text("a,b\n1,x\n")
-    attach_table(url, "t", str(csv), storage_options=s3_options)
+    write_table(str(csv), url, name="t", storage_options=s3_options)
     meta = read_metadata(url, storage_options=s3_options)
     assert dict(meta.key_values) == {"strain": "BY4741"} and meta.tags == ("s3",)
     assert read_table(url, "t", storage_options=s3_options)["b"].tolist() == ["x"]
@@ -404,3 +415,13 @@ def test_update_group_creates_and_updates_without_losing_a_name(store_url):
     node = read_group(group)
     assert sorted(node.attributes["labels"]) == [f"l{i}" for i in range(8)]
     assert node.document["node_type"] == "group"
+
+
+def test_old_argument_orders_work_with_a_deprecation_warning(image, tmp_path):
+    """write_metadata(url, key_values=...) and attach_table(url, name, table) keep working until 0.3."""
+    with pytest.warns(DeprecationWarning, match=r"write_metadata\(url, key_values\) is deprecated"):
+        meta = write_metadata(image, key_values={"old": "order"}, tags=["kept"])
+    assert meta.key_values["old"] == "order" and "kept" in meta.tags
+    with pytest.warns(DeprecationWarning, match=r"use ngffstore.write_table\(table, url, name=...\)"):
+        info = attach_table(image, "legacy", pd.DataFrame({"a": [1, 2]}))
+    assert info.rows == 2 and read_table(image, "legacy")["a"].tolist() == [1, 2]

@@ -27,7 +27,7 @@ from ngffstore.plate import (
     write_well_metadata,
 )
 from ngffstore.plate.names import infer_layout, parse_names, parse_well, row_index, row_letters
-from ngffstore.validate import validate
+from ngffstore.validation import validate
 
 H, W = 40, 48
 WELLS = [("A", 1), ("A", 2), ("B", 1), ("B", 3)]
@@ -356,14 +356,19 @@ def test_metadata_writers_for_fields_written_elsewhere(tmp_path):
     for r, c in (("A", "1"), ("B", "2")):
         for f in ("0", "1"):
             ngffstore.write_image(pixels(3), f"{url}/{r}/{c}/{f}", min_size=16, progress=False)
-        write_well_metadata(f"{url}/{r}/{c}", ["0", {"path": "1", "acquisition": 7}])
-    attrs = write_plate_metadata(url, ["A01", "B/2"], name="assembled", acquisitions=[{"id": 7, "name": "second"}],
-                                 field_count=2)
+        write_well_metadata(["0", {"path": "1", "acquisition": 7}], f"{url}/{r}/{c}")
+    attrs = write_plate_metadata(
+        ["A01", "B/2"],
+        url,
+        name="assembled",
+        acquisitions=[{"id": 7, "name": "second"}],
+        field_count=2,
+    )
     assert attrs["ome"]["plate"]["wells"][1] == {"path": "B/2", "rowIndex": 1, "columnIndex": 1}
     assert validate(url).ok
     check_other_clients(url, "0.5")
     with pytest.raises(PlateInputError, match="outside"):
-        write_plate_metadata(str(tmp_path / "p2.zarr"), ["A1", "K30"], rows=8, columns=12)
+        write_plate_metadata(["A1", "K30"], str(tmp_path / "p2.zarr"), rows=8, columns=12)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -489,8 +494,8 @@ def test_opening_a_384_well_plate_reads_one_object(s3_server, s3_bucket, s3_opti
     local = tmp_path / "p384.zarr"
     wells = [f"{row_letters(r)}{c + 1:02d}" for r in range(16) for c in range(24)]
     ngffstore.write_image(pixels(1), str(local / "B" / "3" / "0"), min_size=16, progress=False)
-    write_well_metadata(str(local / "B" / "3"), ["0"])
-    write_plate_metadata(str(local), wells, field_count=1)
+    write_well_metadata(["0"], str(local / "B" / "3"))
+    write_plate_metadata(wells, str(local), field_count=1)
     s3fs.S3FileSystem(**s3_options).put(str(local), f"{s3_bucket}/p384.zarr", recursive=True)
     url = f"s3://{s3_bucket}/p384.zarr"
     with s3_server.count() as log:

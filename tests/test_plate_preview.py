@@ -21,7 +21,7 @@ from ngffstore.plate.preview import (
     check_preview,
     mark_fields_changed,
 )
-from ngffstore.validate import validate
+from ngffstore.validation import validate
 from tests.test_plate import check_other_clients
 
 
@@ -137,7 +137,7 @@ def test_stale_previews_are_detected_and_rebuilt(plate_url, capsys):
     assert not plate.grid(20).preview
     code, out, err = run(capsys, "plate", "preview", url)
     assert code == 0 and open_plate(url).preview.fresh
-    write_plate_metadata(url, ["A1", "A3", "B2"], rows=2, columns=3)
+    write_plate_metadata(["A1", "A3", "B2"], url, rows=2, columns=3)
     assert not open_plate(url).preview.fresh
 
 
@@ -165,8 +165,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, plate_url, capsys):
     assert listing(url) == before
     # a plate that lists wells without any field image
     empty = str(tmp_path / "empty.zarr")
-    write_well_metadata(f"{empty}/A/1", ["0"])
-    write_plate_metadata(empty, ["A1"])
+    write_well_metadata(["0"], f"{empty}/A/1")
+    write_plate_metadata(["A1"], empty)
     before = listing(empty)
     code, _out, err = run(capsys, "plate", "preview", empty)
     assert code != 0 and "nothing to preview" in err and len(err.strip().splitlines()) == 1
@@ -182,8 +182,8 @@ def test_preview_of_another_writers_plate(tmp_path, capsys):
     fields, _truth = constant_fields([("A", 1), ("B", 2)], n_fields=1)
     for r, c, f, a in fields:
         ngffstore.write_image(a, f"{url}/{r}/{c}/{f}", axes="cyx", min_size=16, ngff_version="0.4", progress=False)
-        write_well_metadata(f"{url}/{r}/{c}", [str(f)], ngff_version="0.4")
-    write_plate_metadata(url, ["A1", "B2"], ngff_version="0.4")
+        write_well_metadata([str(f)], f"{url}/{r}/{c}", ngff_version="0.4")
+    write_plate_metadata(["A1", "B2"], url, ngff_version="0.4")
     assert open_plate(url).preview is None
     code, out, err = run(capsys, "plate", "preview", url, "--check")
     assert code == 1 and "absent" in out

@@ -21,7 +21,7 @@ import zarr
 
 from ngffstore import _schemas
 from ngffstore.errors import StorageAccessError, StoreNotFoundError, ValidationError
-from ngffstore.validate import KINDS, Problem, ValidationReport, validate, validate_attrs
+from ngffstore.validation import KINDS, Problem, ValidationReport, validate, validate_attrs
 
 SHARED = Path(os.environ.get("NGFFSTORE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 SPECS = SHARED / "specs" / "ngff"

@@ -59,7 +59,7 @@ def _plain(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..search import DEFAULT_COLUMNS, ExpressionError, parse_expression, search
+    from ..index.search import DEFAULT_COLUMNS, ExpressionError, parse_expression, search
 
     options = storage_options_for(args.root, args)
     columns: list[str] | None

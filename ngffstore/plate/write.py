@@ -31,6 +31,7 @@ from typing import Any
 import dask
 
 from .. import journal, parallel, provenance
+from .._deprecated import data_first
 from ..errors import InputError, NgffStoreError
 from ..image import write as image_write
 from ..ngff import SUPPORTED_VERSIONS, ome_attrs, wrap_ome
@@ -195,9 +196,10 @@ def well_attrs(images: Iterable[Any], *, ngff_version: str = "0.5") -> dict[str,
     return wrap_ome({"well": well}, version)
 
 
+@data_first("plate.write_well_metadata", "images")
 def write_well_metadata(
-    url: str | Location,
     images: Iterable[Any],
+    url: str | Location,
     *,
     ngff_version: str = "0.5",
     storage_options: Mapping[str, Any] | None = None,
@@ -213,9 +215,10 @@ def write_well_metadata(
     return attrs
 
 
+@data_first("plate.write_plate_metadata", "wells")
 def write_plate_metadata(
-    url: str | Location,
     wells: Iterable[Any],
+    url: str | Location,
     *,
     rows: Any = None,
     columns: Any = None,

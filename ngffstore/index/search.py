@@ -25,10 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ValidationError
-from .index._common import INDEX_FILE
-from .paths import check_relative_path
-from .storage import Location
+from ..errors import ValidationError
+from ..paths import check_relative_path
+from ..storage import Location
+from ._common import INDEX_FILE, IndexNotFoundError, build_hint
+from ._store import index_status, load_index
 
 MAX_DEPTH = 64
 ALIASES = {"channel": "channels", "tag": "tags", "label": "labels", "table": "tables"}
@@ -559,7 +560,7 @@ class SearchResult(pd.DataFrame):
 
 def open_row(row: Mapping[str, Any] | pd.Series, *, storage_options: Mapping[str, Any] | None = None) -> Any:
     """Open the image a search row describes (``row["url"]``)."""
-    from .image.read import open_image  # written alongside; imported when first needed
+    from ..image.read import open_image  # written alongside; imported when first needed
 
     return open_image(row["url"], storage_options=storage_options)
 
@@ -598,8 +599,6 @@ def search(
     IndexNotFoundError
         No index at ``root_url`` (build it with :func:`ngffstore.index.build_index`).
     """
-    from .index import load_index
-
     expression = parse_expression(where) if where and where.strip() else None
     root = Location.parse(root_url, storage_options)
     table, status = load_index(root)
@@ -630,14 +629,79 @@ def search(
     return result
 
 
+
+class Collection:
+    """A collection root with an index, opened with :func:`open_collection`: search it, open
+    its images, see whether the index is current. Picklable (URL and storage options)."""
+
+    def __init__(self, root: Location, status: Any):
+        self._root = root
+        self.status = status
+
+    @property
+    def url(self) -> str:
+        return self._root.url
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        return dict(self._root.storage_options)
+
+    def __len__(self) -> int:
+        """Rows of the index as stored (images and plate fields)."""
+        return int(self.status.rows)
+
+    def __repr__(self) -> str:
+        return f"<Collection {self.url}: {len(self)} rows>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "storage_options": self.storage_options, "status": self.status}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._root = Location.parse(state["url"], state["storage_options"])
+        self.status = state["status"]
+
+    def search(
+        self, where: str | None = None, *, columns: Sequence[str] | str | None = None, limit: int | None = None
+    ) -> SearchResult:
+        """:func:`search` in this collection."""
+        return search(self._root, where, columns=columns, limit=limit)
+
+    def open(self, path: str) -> Any:
+        """The image at ``path`` below the root (a path of the index), opened."""
+        from ..image.read import open_image
+
+        check_relative_path(path, document=self._root.child(INDEX_FILE).url, what="image path")
+        return open_image(self._root.child(path) if path else self._root)
+
+
+def open_collection(url: Any, *, storage_options: Mapping[str, Any] | None = None) -> Collection:
+    """Open the collection (a folder or prefix with an index) at ``url``.
+
+    Reads the index file and lists its journal once; ``collection.status`` says whether the
+    index lacks changes (they are folded in by :meth:`Collection.search`).
+
+    Raises
+    ------
+    IndexNotFoundError
+        No index at ``url`` (build it with ``ngffstore index URL``).
+    """
+    root = Location.parse(url, storage_options)
+    status = index_status(root)
+    if not status.exists:
+        raise IndexNotFoundError(f"no collection index at {root.url}: {build_hint(root)}")
+    return Collection(root, status)
+
+
 __all__ = [
     "DEFAULT_COLUMNS",
+    "Collection",
     "Expression",
     "ExpressionError",
     "SearchResult",
     "UnknownColumnError",
     "column_kinds",
     "evaluate",
+    "open_collection",
     "open_row",
     "parse_expression",
     "resolve_column",

@@ -104,6 +104,14 @@ class ValidationReport:
     def __str__(self) -> str:
         return "\n".join([*(str(p) for p in self.problems), self.summary()])
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-able values (``ngffstore validate --json``)."""
+        return {
+            "url": self.url, "ok": self.ok, "nodes": self.nodes,
+            "chunk_objects_decoded": self.objects_checked,
+            "problems": [{"path": p.path, "severity": p.severity, "message": p.message} for p in self.problems],
+        }
+
     def raise_for_errors(self) -> None:
         """Raise :class:`ValidationError` (one line, naming the first error) unless :attr:`ok`."""
         if not self.ok:
