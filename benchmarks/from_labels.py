@@ -72,10 +72,10 @@ def run_case(name: str, labels: np.ndarray, root: str) -> dict[str, float]:
 
     url = os.path.join(root, f"{name}.zarr")
     write_image(np.zeros(labels.shape, np.uint8), url, axes="yx", progress=False)
-    write_labels(labels, url, "cells", axes="yx", progress=False)
+    write_labels(labels, url, name="cells", axes="yx", progress=False)
     n_values = int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
     start = time.perf_counter()
-    layer = from_labels(url, "cells", "traced", progress=False)
+    layer = from_labels(url, label="cells", layer="traced", progress=False)
     seconds = time.perf_counter() - start
     count = getattr(layer, "count", None)
     if count is None and isinstance(layer, dict):

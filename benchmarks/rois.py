@@ -154,7 +154,7 @@ def main() -> int:
         )
 
         t, cpu = time.perf_counter(), time.process_time()
-        layer = rois.write_rois(url, frame, layer="cells", kind="algorithm", author="bench")
+        layer = rois.write_rois(frame, url, layer="cells", kind="algorithm", author="bench")
         results["import_api_s"] = time.perf_counter() - t
         results["import_api_cpu_s"] = time.process_time() - cpu
         size = sum(f.bytes for f in layer.files)
@@ -191,7 +191,7 @@ def main() -> int:
             )
             t, cpu = time.perf_counter(), time.process_time()
             parsed = read_rois_file(path)
-            rois.write_rois(url, parsed, layer="from-csv", kind="algorithm")
+            rois.write_rois(parsed, url, layer="from-csv", kind="algorithm")
             results["import_csv_s"] = time.perf_counter() - t
             results["import_csv_cpu_s"] = time.process_time() - cpu
             print(
@@ -216,7 +216,7 @@ def main() -> int:
                 fh.write("\n]}\n")
             t, cpu = time.perf_counter(), time.process_time()
             parsed = read_rois_file(path)
-            rois.write_rois(url, parsed, layer="from-geojson", kind="algorithm")
+            rois.write_rois(parsed, url, layer="from-geojson", kind="algorithm")
             results["import_geojson_s"] = time.perf_counter() - t
             results["import_geojson_cpu_s"] = time.process_time() - cpu
             print(
@@ -241,7 +241,7 @@ def main() -> int:
                 s3_url = empty_image(f"s3://{bucket}/img.zarr", options)
                 t = time.perf_counter()
                 rois.write_rois(
-                    s3_url, frame, layer="cells", kind="algorithm", storage_options=options
+                    frame, s3_url, layer="cells", kind="algorithm", storage_options=options
                 )
                 results["import_s3_s"] = time.perf_counter() - t
                 print(

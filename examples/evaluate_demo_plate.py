@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         fields = [image for ref in plate.wells for image in plate.well(ref.row, ref.column).fields]
         for image in fields:
             labels, _ = segment(image, radius=args.radius, offset=args.offset, scheduler=sched)
-            write_labels(labels, image.url, LABEL_NAME, overwrite=True, storage_options=so,
+            write_labels(labels, image.url, name=LABEL_NAME, overwrite=True, storage_options=so,
                          scheduler=sched, progress=False)
         result = evaluate(plate.url, prediction=f"labels:{LABEL_NAME}", truth=TRUTH,
                           threshold=args.threshold, table=True, overwrite=True,

@@ -23,15 +23,31 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import ValidationError
+from .errors import InputError, ValidationError
 
-__all__ = ["UnsafePathError", "check_relative_path", "unsafe_reason"]
+__all__ = ["UnsafePathError", "check_file_name", "check_relative_path", "unsafe_reason"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Longest path accepted (characters); longer texts are not paths a writer of this store makes.
 MAX_PATH_LENGTH = 1024
+
+
+#: A name a user gives to something stored as one file or folder (a table, a ROI layer).
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+
+
+def check_file_name(name: Any, *, what: str) -> str:
+    """``name`` if it can name one file or folder (a table, a ROI layer): letters, digits,
+    ``_ . -``, at most 128, starting with a letter or digit, no ``..``; else :class:`InputError`
+    (the name is a user's input), e.g. ``what="table name"``."""
+    if not isinstance(name, str) or not _FILE_NAME.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"{what} {name!r} is not allowed: use letters, digits, '_', '.', '-' (at most 128, "
+            "starting with a letter or digit; no '/' or '..')"
+        )
+    return name
 
 
 class UnsafePathError(ValidationError):

@@ -108,7 +108,7 @@ def noise_image(tmp_path):
     labels = np.random.default_rng(3).integers(0, 10, (96, 80)).astype(np.uint8)
     url = str(tmp_path / "img.zarr")
     write_image(np.zeros(labels.shape, np.uint8), url, axes="yx", progress=False)
-    write_labels(labels, url, "noise", axes="yx", progress=False, chunks=(32, 32))
+    write_labels(labels, url, name="noise", axes="yx", progress=False, chunks=(32, 32))
     return url, labels
 
 
@@ -118,7 +118,7 @@ def test_from_labels_is_exact_on_noise(noise_image, monkeypatch):
 
     url, labels = noise_image
     monkeypatch.setattr(mod, "FROM_LABELS_BLOCK_PIXELS", 32 * 32)  # many blocks: pieces are merged
-    from_labels(url, "noise", "traced", progress=False)
+    from_labels(url, label="noise", layer="traced", progress=False)
     rois = query(url, layer="traced")
     assert sorted(rois["id"]) == list(range(1, 10))
     for roi_id, geom in zip(rois["id"], rois["geometry"]):
@@ -132,7 +132,7 @@ def test_from_labels_shows_progress(noise_image, capsys):
     from ngffstore.rois import from_labels
 
     url, _ = noise_image
-    from_labels(url, "noise", "traced", progress=True)
+    from_labels(url, label="noise", layer="traced", progress=True)
     assert "tracing noise" in capsys.readouterr().err
 
 

@@ -119,8 +119,8 @@ def run_add(args: argparse.Namespace) -> int:
     shape = "x".join(str(s) for s in labels.shape)
     print(
         f"wrote label image {args.name!r} ({labels.axes} {shape} {labels.dtype}, "
-        f"{len(labels.multiscale.datasets)} levels, {len(labels.colors)} colours, "
-        f"{len(labels.properties)} properties) to {labels.url}"
+        f"{len(labels.levels)} levels, {labels.color_count} colours, "
+        f"{labels.property_count} properties) to {labels.url}"
     )
     return 0
 

@@ -370,9 +370,9 @@ def display_term(terms: Sequence[str], depth: Mapping[str, int]) -> str:
 def roi_layers(image: Any) -> list[LayerData]:
     """Each ROI layer of ``image`` as a napari Shapes layer (plus a Points layer for points)."""
     import numpy as np
-    from ngffstore.rois import default_term_color, list_layers
+    from ngffstore.rois import default_term_color, list_roi_layers
 
-    layers = list_layers(image)
+    layers = list_roi_layers(image)
     if not layers:
         return []
     colors, depth = _ontology(image)

@@ -179,7 +179,7 @@ def test_bad_input_one_line_and_nothing_written(tmp_path, capsys, image, geojson
             "line 2: the geometry",
         ),
         (("rois", "import", image, geojson, "--layer", "qp"), "already exists"),
-        (("rois", "import", image, geojson, "--layer", "../evil"), "invalid layer name"),
+        (("rois", "import", image, geojson, "--layer", "../evil"), "layer name '../evil' is not allowed"),
         (("rois", "import", image, tmp_path / "missing.geojson", "--layer", "x"), "does not exist"),
         (
             ("rois", "import", image, bowtie, "--layer", "bt", "--no-repair"),
