@@ -305,3 +305,32 @@ def test_reader_reads_s3_with_the_aws_environment(_s3_demo, s3_env):
     layers = reader(url)
     assert [k for _, _, k in layers] == ["image", "labels", "shapes", "shapes"]
     assert layers[0][1]["scale"] == [0.325, 0.325]
+
+
+def test_reader_falls_back_to_anonymous_reads_on_a_public_bucket(
+    demo_collection, s3_server, monkeypatch
+):
+    import s3fs
+    from s3server import forget_s3fs_instances
+
+    fs = s3fs.S3FileSystem(**s3_server.public_writer_options)
+    prefix = f"{s3_server.public_bucket}/napari-anon"
+    fs.put(os.path.join(str(demo_collection.root), IMAGE), f"{prefix}/{IMAGE}", recursive=True)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.public_endpoint_url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
+    forget_s3fs_instances()
+    try:
+        url = f"s3://{prefix}/{IMAGE}"
+        with pytest.raises(ngffstore.StorageAccessError):  # no credentials: signed reads fail
+            ngffstore.open_image(url, storage_options={"endpoint_url": s3_server.public_endpoint_url})
+        reader = napari_get_reader(url)
+        assert reader is not None
+        (data, kw, _), = _by_kind(reader(url), "image")
+        assert np.asarray(data[-1]).shape == (3, 256, 256)
+        assert kw["metadata"]["ngffstore"]["url"] == url
+    finally:
+        forget_s3fs_instances()
