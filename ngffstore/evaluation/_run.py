@@ -97,6 +97,16 @@ class Evaluation:
             lines.append(f"  stored as table {self.table_name!r} on {where}")
         return "\n".join(lines)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-able values (``ngffstore evaluate --json``)."""
+        import json
+
+        return {"url": self.url, "prediction": self.prediction, "truth": self.truth,
+                "images": len(self.table[self.table["term"] == ""]),
+                "skipped": list(self.skipped), "stored": list(self.stored),
+                "table": self.table_name if self.stored else None,
+                "summary": json.loads(self.summary.to_json(orient="records"))}
+
     def to_csv(self, path: str | os.PathLike[str]) -> str:
         self.table.to_csv(path, index=False)
         return os.fspath(path)
