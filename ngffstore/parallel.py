@@ -16,7 +16,7 @@ import dask
 from dask.callbacks import Callback
 from tqdm.auto import tqdm
 
-from .errors import SchedulerError
+from .errors import InputError, SchedulerError
 
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "sync", "single-threaded")
 
@@ -89,6 +89,22 @@ def client_for(scheduler: Any) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int | None, scheduler: Any = "threads") -> Iterator[Any]:
+    """``scheduler`` as given, or with ``workers``, a ``distributed.Client`` of a LocalCluster of
+    that many single-threaded worker processes (closed afterwards)."""
+    if workers is None:
+        yield scheduler
+        return
+    if workers < 1:
+        raise InputError(f"--local-cluster needs at least 1 worker, not {workers}")
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster, set_as_default=False) as client:
+        yield client
 
 
 def local_get(scheduler: str) -> Any:

@@ -9,11 +9,8 @@ image of a folder) with its summary and a provenance record, unless --no-table.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-from collections.abc import Iterator
-from typing import Any
 
 from ..errors import InputError
 from ._common import add_storage_args, storage_options_for
@@ -59,27 +56,14 @@ def _check_output(path: str | None, what: str, suffix: str) -> None:
         raise InputError(f"{what} {path!r}: the folder {folder} does not exist; create it first")
 
 
-@contextlib.contextmanager
-def _scheduler(args: argparse.Namespace) -> Iterator[Any]:
-    if args.local_cluster is None:
-        yield args.scheduler
-        return
-    if args.local_cluster < 1:
-        raise InputError(f"--local-cluster needs at least 1 worker, not {args.local_cluster}")
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=args.local_cluster, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster, set_as_default=False) as client:
-        yield client
-
-
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
+    from ..parallel import local_cluster
 
     _check_output(args.output, "--output", ".csv")
     _check_output(args.plot, "--plot", ".png")
     table: str | bool | None = None if args.no_table else (args.table or True)
-    with _scheduler(args) as scheduler:
+    with local_cluster(args.local_cluster, args.scheduler) as scheduler:
         result = evaluate(
             args.url,
             prediction=args.prediction,
@@ -98,11 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         result.plot(args.plot)
     if args.json:
-        rows = json.loads(result.summary.to_json(orient="records"))
-        print(json.dumps({"url": result.url, "prediction": result.prediction, "truth": result.truth,
-                          "images": len(result.table[result.table["term"] == ""]),
-                          "skipped": list(result.skipped), "stored": list(result.stored),
-                          "table": result.table_name if result.stored else None, "summary": rows}, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result.to_text())
         for path in (args.output, args.plot):

@@ -33,20 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..validate import validate
+    from ..validation import validate
 
     report = validate(
         args.url, storage_options=storage_options_for(args.url, args), strict=args.strict,
         data=args.data, sample=args.sample, seed=args.seed,
     )
-    if args.json:
-        print(json.dumps({
-            "url": report.url, "ok": report.ok, "nodes": report.nodes,
-            "chunk_objects_decoded": report.objects_checked,
-            "problems": [{"path": p.path, "severity": p.severity, "message": p.message} for p in report.problems],
-        }, indent=2))
-    else:
-        for problem in report.problems:
-            print(str(problem))
-        print(report.summary())
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.ok else 1

@@ -98,14 +98,10 @@ def open_for(args: argparse.Namespace) -> Any:
 
 
 def planes_for(image: Any, args: argparse.Namespace) -> dict[str, int | None]:
-    """``z``/``t`` to read: as given; for a PNG, the middle z plane and the first time point."""
-    z, t = args.z, args.t
-    if os.path.splitext(args.output)[1].lower() == ".png":
-        if z is None and "z" in image.axes:
-            z = image.shape[image.axes.index("z")] // 2
-        if t is None and "t" in image.axes:
-            t = 0
-    return {"z": z, "t": t}
+    """``z``/``t`` to read (:func:`ngffstore.image.render.display_planes`)."""
+    from ..image.render import display_planes
+
+    return display_planes(image.axes, image.shape, args.output, z=args.z, t=args.t)
 
 
 def write_and_report(region: Any, image: Any, args: argparse.Namespace) -> None:

@@ -79,6 +79,19 @@ def composite(
     return (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
+def display_planes(
+    axes: str, shape: Sequence[int], path: str | os.PathLike[str], *, z: int | None = None, t: int | None = None
+) -> dict[str, int | None]:
+    """The ``z`` and ``t`` to read for a picture saved to ``path``: as given; a PNG shows one
+    plane, by default the middle z plane and the first time point."""
+    if os.path.splitext(os.fspath(path))[1].lower() == ".png":
+        if z is None and "z" in axes:
+            z = shape[axes.index("z")] // 2
+        if t is None and "t" in axes:
+            t = 0
+    return {"z": z, "t": t}
+
+
 def save(
     region: Region,
     path: str | os.PathLike[str],
@@ -118,4 +131,4 @@ def save(
     return f"{shape} {pixels.dtype} ({region.axes})"
 
 
-__all__ = ["auto_window", "composite", "display_plane", "save"]
+__all__ = ["auto_window", "composite", "display_plane", "display_planes", "save"]
