@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._deprecated import positional_deprecated
+
 SMALL_FILE = 16 * 2**20  # inputs up to this size get a checksum
 #: Packages whose versions go into every record (those that shape what is written).
 PACKAGES = ("zarr", "numcodecs", "numpy", "dask", "pyarrow", "tifffile")
@@ -61,7 +63,8 @@ def _iso(timestamp: float) -> str:
     return _dt.datetime.fromtimestamp(timestamp, _dt.UTC).isoformat(timespec="seconds")
 
 
-def describe_input(path: str, storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+@positional_deprecated("storage_options")
+def describe_input(path: str, *, storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Path, size, mtime and (for small local files) a sha256 checksum of an input.
 
     Remote inputs (``s3://...``) get size, mtime and ETag when ``storage_options`` reach them;
@@ -168,7 +171,7 @@ def record(
     from . import __version__
 
     described = [
-        dict(p) if isinstance(p, Mapping) else describe_input(p, storage_options) for p in inputs
+        dict(p) if isinstance(p, Mapping) else describe_input(p, storage_options=storage_options) for p in inputs
     ]
     rec: dict[str, Any] = {
         "id": uuid.uuid4().hex,
