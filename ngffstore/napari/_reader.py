@@ -97,6 +97,10 @@ def read_layers(
 def _layers_of(node: Any) -> list[LayerData]:
     if isinstance(node, ngffstore.Plate):
         return plate_layers(node)
+    if _is_label_image(node):  # IMAGE/labels/NAME opened by itself: a labels layer
+        image_location, name = node.location.parent.parent, node.location.name
+        labels = ngffstore.open_labels(image_location, name)
+        return [labels_layer(labels, f"{image_location.name} labels/{name}")]
     return image_layers(node) + label_layers(node) + roi_layers(node)
 
 
@@ -277,45 +281,54 @@ def image_layers(
 
 def label_layers(image: Any) -> list[LayerData]:
     """Each label image as a multiscale napari labels layer with the image's geometry."""
-    out: list[LayerData] = []
-    for label_name in image.labels:
-        labels = image.label(label_name)
-        axes = labels.axes
-        levels = [labels.to_dask(i) for i in range(len(labels.multiscale.datasets))]
-        if "c" in axes:  # a label image with a channel axis has one channel: drop the axis
-            ci = axes.index("c")
-            levels = [lv[(slice(None),) * ci + (0,)] for lv in levels]
-        spatial = [a for a in axes if a != "c"]
-        translate = _translation(labels)
-        kwargs: dict[str, Any] = {
-            "name": f"{_display_name(image)} labels/{label_name}",
-            "scale": [float(labels.scale.get(a, 1.0)) for a in spatial],
-            "translate": [float(translate.get(a, 0.0)) for a in spatial],
-            "axis_labels": spatial,
-            "multiscale": len(levels) > 1,
-            "metadata": {
-                "ngffstore": {"kind": "labels", "url": labels.url, "label": label_name, "axes": axes}
-            },
-        }
-        units = labels.units
-        if all(a in units for a in spatial):
-            kwargs["units"] = [units[a] for a in spatial]
-        colors = labels.colors
-        if colors:
-            table: dict[Any, Any] = {None: [0.75, 0.75, 0.75, 1.0], 0: [0.0, 0.0, 0.0, 0.0]}
-            for value, rgba in colors.items():
-                table[int(value)] = [v / 255.0 for v in rgba]
-            kwargs["colormap"] = table
-        props = labels.properties
-        if props:
-            keys = sorted({k for p in props.values() for k in p})
-            values = sorted(props)
-            features: dict[str, list[Any]] = {"index": values}
-            for k in keys:
-                features[k] = [props[v].get(k) for v in values]
-            kwargs["features"] = features
-        out.append((levels if len(levels) > 1 else levels[0], kwargs, "labels"))
-    return out
+    display = _display_name(image)
+    return [labels_layer(image.label(name), f"{display} labels/{name}") for name in image.labels]
+
+
+def labels_layer(labels: Any, layer_name: str) -> LayerData:
+    """One label image (:class:`ngffstore.Labels`) as a multiscale napari labels layer."""
+    axes = labels.axes
+    levels = [labels.to_dask(i) for i in range(len(labels.multiscale.datasets))]
+    if "c" in axes:  # a label image with a channel axis has one channel: drop the axis
+        ci = axes.index("c")
+        levels = [lv[(slice(None),) * ci + (0,)] for lv in levels]
+    spatial = [a for a in axes if a != "c"]
+    translate = _translation(labels)
+    kwargs: dict[str, Any] = {
+        "name": layer_name,
+        "scale": [float(labels.scale.get(a, 1.0)) for a in spatial],
+        "translate": [float(translate.get(a, 0.0)) for a in spatial],
+        "axis_labels": spatial,
+        "multiscale": len(levels) > 1,
+        "metadata": {
+            "ngffstore": {"kind": "labels", "url": labels.url, "label": labels.location.name, "axes": axes}
+        },
+    }
+    units = labels.units
+    if all(a in units for a in spatial):
+        kwargs["units"] = [units[a] for a in spatial]
+    colors = labels.colors
+    if colors:
+        # values without a stored colour show light grey; 0 (background) is transparent
+        table: dict[Any, Any] = {None: [0.75, 0.75, 0.75, 1.0], 0: [0.0, 0.0, 0.0, 0.0]}
+        for value, rgba in colors.items():
+            table[int(value)] = [v / 255.0 for v in rgba]
+        kwargs["colormap"] = table
+    props = labels.properties
+    if props:
+        keys = sorted({k for p in props.values() for k in p})
+        values = sorted(props)
+        features: dict[str, list[Any]] = {"index": values}
+        for k in keys:
+            features[k] = [props[v].get(k) for v in values]
+        kwargs["features"] = features
+    return (levels if len(levels) > 1 else levels[0], kwargs, "labels")
+
+
+def _is_label_image(image: Any) -> bool:
+    attrs = image.attrs
+    ome = attrs.get("ome") if isinstance(attrs.get("ome"), Mapping) else attrs
+    return "image-label" in ome and image.location.parent.name == "labels"
 
 
 # -- ROIs --------------------------------------------------------------------------------------

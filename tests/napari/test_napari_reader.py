@@ -334,3 +334,40 @@ def test_reader_falls_back_to_anonymous_reads_on_a_public_bucket(
         assert kw["metadata"]["ngffstore"]["url"] == url
     finally:
         forget_s3fs_instances()
+
+
+def test_a_label_image_opened_by_itself_is_one_labels_layer(demo):
+    url, _ = demo
+    from_image = _by_kind(read_layers(f"{url}/{IMAGE}"), "labels")[0]
+    (data, kw, kind), = read_layers(f"{url}/{IMAGE}/labels/nuclei")
+    assert kind == "labels"
+    assert [a.shape for a in data] == [a.shape for a in from_image[0]]
+    assert np.array_equal(np.asarray(data[-1]), np.asarray(from_image[0][-1]))
+    for key in ("scale", "translate", "units", "colormap", "features"):
+        assert kw[key] == from_image[1][key], key
+
+
+def test_a_volume_keeps_z_in_every_layer(tmp_path):
+    url = str(tmp_path / "vol.ome.zarr")
+    rng = np.random.default_rng(1)
+    vol = rng.integers(0, 500, (2, 6, 64, 64), dtype=np.uint16)
+    ngffstore.write_image(
+        vol, url, axes="czyx", scale={"z": 2.0, "y": 0.5, "x": 0.5}, min_size=32, progress=False,
+        units={"z": "micrometer", "y": "micrometer", "x": "micrometer"},
+    )
+    labels = (vol[0] > 400).astype(np.uint8)
+    ngffstore.write_labels(labels, url, name="bright", progress=False)
+    ngffstore.write_rois([shapely.box(1, 2, 10, 20)], url, layer="boxes")
+    layers = read_layers(url)
+    (img, ikw, _), = _by_kind(layers, "image")
+    (lab, lkw, _), = _by_kind(layers, "labels")
+    (shp, skw, _), = _by_kind(layers, "shapes")
+    assert ikw["channel_axis"] == 0 and ikw["axis_labels"] == ["z", "y", "x"]
+    assert ikw["scale"] == lkw["scale"] == [2.0, 0.5, 0.5]
+    assert ikw["units"] == lkw["units"] == ["micrometer"] * 3
+    assert [a.shape for a in img] == [(2, 6, 64, 64), (2, 6, 32, 32)]
+    assert [a.shape for a in lab] == [(6, 64, 64), (6, 32, 32)]
+    assert np.array_equal(np.asarray(lab[0]), labels)
+    # ROIs are 2-D: drawn on every plane, with the image's y/x scale
+    assert skw["ndim"] == 2 and skw["scale"] == [0.5, 0.5] and skw["axis_labels"] == ["y", "x"]
+    assert np.allclose(shp[0].min(axis=0), [1.5, 0.5])
