@@ -217,9 +217,16 @@ function parseGeometry(value) {
   return null;
 }
 
+// The colour of the most specific term (deepest in the ontology: "mitosis" under "nucleus").
 function termColor(terms, ontology) {
-  for (const t of terms || []) if (ontology[t]?.color) return ontology[t].color;
-  return "FFD700";
+  const depth = (t) => {
+    let d = 0;
+    for (let p = ontology[t]?.parent; p && d < 32; p = ontology[p]?.parent) d++;
+    return d;
+  };
+  const coloured = (terms || []).filter((t) => ontology[t]?.color);
+  if (!coloured.length) return "FFD700";
+  return ontology[coloured.reduce((best, t) => (depth(t) > depth(best) ? t : best))].color;
 }
 
 async function readRoiLayer(image, name, info, ontology) {

@@ -8,7 +8,7 @@ import * as zarr from "zarrita";
 import { parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 
-const DOCUMENT = /(^|\/)(zarr\.json|\.zarray|\.zattrs|\.zgroup)$/;
+const DOCUMENT = /(^|\/)(zarr\.json|\.zarray|\.zattrs|\.zgroup)$|\.parquet$/; // never "missing = fill"
 
 // Codecs this viewer decodes (zarrita + numcodecs.js); ngffstore/viewer/_codecs.py has the same lists.
 export const V3_CODECS = new Set(["bytes", "zstd", "blosc", "gzip", "zlib", "lz4", "transpose", "crc32c", "sharding_indexed"]);
