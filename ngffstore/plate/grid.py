@@ -31,6 +31,7 @@ from ..errors import MemoryCapError, NgffStoreError, ReadError, RegionError
 from ..image._zarrio import Storage, array_from_metadata
 from ..image.levels import check_stored_unit, nearest_index, output_shape
 from ..image.read import DEFAULT_MEMORY_CAP
+from ..image.results import Region
 from ..ngff import Channel
 from ..storage import translate_storage_error
 from .names import FieldRef, field_slots
@@ -44,9 +45,10 @@ BLOCK_BYTES = 32 << 20
 """Target bytes of one dask block of the mosaic (whole wells of one plate row)."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
-class Mosaic:
-    """A plate overview from :meth:`Plate.grid`.
+class Mosaic(Region):
+    """A plate overview from :meth:`Plate.grid`: a :class:`~ngffstore.image.Region` (``data``,
+    ``axes``, ``level``, ``scale``, ``channels``, ``url``, ``compute``, ``shape``, ``dtype``) laid
+    out as a well grid.
 
     Attributes
     ----------
@@ -55,35 +57,49 @@ class Mosaic:
         to right, each well a ``layout`` grid of field tiles of ``tile`` pixels, ``gap`` pixels
         of zeros between wells.
     level
-        The level read (of the first field; a field with another pyramid uses its own).
+        The level read (of the first field; a field with another pyramid uses its own); -1 when
+        the pixels come from the plate's stored preview.
     scale
         Level-0 pixels per mosaic pixel along ``(y, x)``.
+    bbox
+        ``(0, 0, width, height)``: the level-0 pixels the whole mosaic spans (``shape`` times
+        ``scale``); never clipped.
     fields
         The field paths shown, in tile order (left to right, top to bottom within a well).
+    preview
+        Whether the pixels come from the plate's stored preview (``level`` is then -1).
     """
 
-    data: da.Array
-    axes: str
-    level: int
-    tile: tuple[int, int]
-    layout: tuple[int, int]
-    gap: int
-    rows: tuple[str, ...]
-    columns: tuple[str, ...]
-    fields: tuple[str, ...]
-    channels: tuple[Channel, ...]
-    scale: tuple[float, float]
-    url: str = ""
-    preview: bool = False
-    """Whether the pixels come from the plate's stored preview (``level`` is then -1)."""
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(int(s) for s in self.data.shape)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def __init__(
+        self,
+        data: da.Array,
+        *,
+        axes: str,
+        level: int,
+        tile: tuple[int, int],
+        layout: tuple[int, int],
+        gap: int,
+        rows: tuple[str, ...],
+        columns: tuple[str, ...],
+        fields: tuple[str, ...],
+        channels: tuple[Channel, ...],
+        scale: tuple[float, float],
+        url: str = "",
+        preview: bool = False,
+    ):
+        height, width = data.shape[-2], data.shape[-1]
+        bbox = (0, 0, round(width * scale[1]), round(height * scale[0]))
+        super().__init__(
+            data, axes=axes, level=level, bbox=bbox, clipped=False, scale=scale, channels=channels,
+            url=url,
+        )
+        self.tile = tile
+        self.layout = layout
+        self.gap = gap
+        self.rows = rows
+        self.columns = columns
+        self.fields = fields
+        self.preview = preview
 
     @property
     def cell(self) -> tuple[int, int]:
@@ -98,9 +114,6 @@ class Mosaic:
         y = ri * (ch + self.gap) + fr * self.tile[0]
         x = ci * (cw + self.gap) + fc * self.tile[1]
         return x, y, self.tile[1], self.tile[0]
-
-    def compute(self, **kwargs: Any) -> np.ndarray:
-        return np.asarray(self.data.compute(**kwargs))
 
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.shape))
