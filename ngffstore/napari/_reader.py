@@ -134,17 +134,19 @@ def _open_node(url: str, storage_options: Mapping[str, Any] | None, *, quiet: bo
         return None
     given = storage_options is not None
     options = dict(storage_options) if given else _default_options(url)
+    # napari has no way to say "anonymous": a public bucket is read without credentials when
+    # the signed read is refused
+    anonymous = not given and url.startswith("s3://") and not options.get("anon")
     try:
-        return _open_either(url, options)
-    except StorageAccessError:
-        # napari has no way to say "anonymous": a public bucket read without credentials
-        if given or not url.startswith("s3://") or options.get("anon"):
-            raise
         try:
-            return _open_either(url, {**options, "anon": True})
-        except StorageAccessError:
-            pass
-        raise
+            return _open_either(url, options)
+        except StorageAccessError as signed_error:
+            if not anonymous:
+                raise
+            try:
+                return _open_either(url, {**options, "anon": True})
+            except StorageAccessError:
+                raise signed_error from None
     except (NotNgffError, StoreNotFoundError):
         if quiet:
             return None
@@ -173,7 +175,7 @@ def _rgb(color: Any) -> tuple[float, float, float]:
 def colormap(color: Any) -> dict[str, Any]:
     """A linear colormap from black to ``color`` (napari turns the dict into a ``Colormap``)."""
     r, g, b = _rgb(color)
-    text = "%02x%02x%02x" % tuple(round(v * 255) for v in (r, g, b))
+    text = "".join(f"{round(v * 255):02x}" for v in (r, g, b))
     return {"name": f"ngffstore-{text}", "colors": [[0.0, 0.0, 0.0, 1.0], [r, g, b, 1.0]]}
 
 
@@ -240,7 +242,7 @@ def intensity_layer(
     if c is not None:
         kwargs.update(
             channel_axis=c,
-            name=[f"{name} {n}" if name else n for n in names],
+            name=[f"{name} {label}" if name else label for label in names],
             colormap=cmaps,
             contrast_limits=limits,
             visible=visible,
@@ -383,6 +385,7 @@ def display_term(terms: Sequence[str], depth: Mapping[str, int]) -> str:
 def roi_layers(image: Any) -> list[LayerData]:
     """Each ROI layer of ``image`` as a napari Shapes layer (plus a Points layer for points)."""
     import numpy as np
+
     from ngffstore.rois import default_term_color, list_roi_layers
 
     layers = list_roi_layers(image)

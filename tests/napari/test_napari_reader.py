@@ -25,7 +25,7 @@ def _doc(folder: str) -> dict[str, Any]:
 
 
 def _hex(rgb: Any) -> str:
-    return "".join("%02X" % round(float(v) * 255) for v in list(rgb)[:3])
+    return "".join(f"{round(float(v) * 255):02X}" for v in list(rgb)[:3])
 
 
 @pytest.fixture(params=["local", "http"])
@@ -47,7 +47,7 @@ def test_image_layer_has_every_level_channels_colours_windows_and_physical_scale
     reader = napari_get_reader(f"{url}/{IMAGE}")
     assert reader is not None
     layers = reader(f"{url}/{IMAGE}")
-    (data, kw, kind), = _by_kind(layers, "image")
+    (data, kw, _), = _by_kind(layers, "image")
     attrs = _doc(os.path.join(local, IMAGE))["ome"]
     ms = attrs["multiscales"][0]
     axes = [a["name"] for a in ms["axes"]]
@@ -80,7 +80,7 @@ def test_image_layer_has_every_level_channels_colours_windows_and_physical_scale
 def test_label_layers_are_multiscale_with_the_stored_colours_and_properties(demo):
     url, local = demo
     layers = read_layers(f"{url}/{IMAGE}")
-    (data, kw, kind), = _by_kind(layers, "labels")
+    (data, kw, _), = _by_kind(layers, "labels")
     folder = os.path.join(local, IMAGE, "labels", "nuclei")
     ome = _doc(folder)["ome"]
     ms = ome["multiscales"][0]
@@ -269,7 +269,7 @@ def test_plate_without_preview_opens_as_the_grid_the_library_builds(tmp_path):
     assert np.array_equal(np.asarray(data[:, :48, :64]), fields[0][3])
     assert sorted(wkw["features"]["well"]) == ["A01", "B03"]
     i = wkw["features"]["well"].index("B03")
-    x, y, w, h = mosaic.position("B", "3", 0)
+    x, y, _, _ = mosaic.position("B", "3", 0)
     assert np.allclose(boxes[i].min(axis=0), [y - 0.5, x - 0.5])
     cell_h, cell_w = mosaic.cell
     assert np.allclose(boxes[i].max(axis=0), [y + cell_h - 0.5, x + cell_w - 0.5])

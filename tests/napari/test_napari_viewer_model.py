@@ -21,7 +21,7 @@ if _spec is None or _spec.origin is None:
         allow_module_level=True,
     )
 
-from ngffstore.napari import read_layers  # noqa: E402
+from ngffstore.napari import read_layers
 
 
 def _viewer(layers: list[Any]) -> Any:
