@@ -147,7 +147,7 @@ def test_memory_is_bounded_by_the_objects_in_flight(demo_collection, tmp_path, m
 
 
 def test_search_copies_only_the_selected_fields(read_backend, tmp_path):
-    from tests.test_plate import check_other_clients
+    from tests.plate.test_plate import check_other_clients
 
     dest = tmp_path / "sel"
     summary = copy(read_backend.root, str(dest), search='well == "B2"', storage_options=read_backend.options or None,
@@ -203,7 +203,7 @@ def test_resave_to_another_version_chunks_and_shards(demo_collection, tmp_path, 
 
 
 def test_resave_a_plate(demo_collection, tmp_path):
-    from tests.test_plate import check_other_clients
+    from tests.plate.test_plate import check_other_clients
 
     dest = tmp_path / "plate04.zarr"
     summary = copy(str(Path(demo_collection.root) / "plate.ome.zarr"), str(dest), ngff_version="0.4", progress=False)

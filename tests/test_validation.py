@@ -1,4 +1,4 @@
-"""``ngffstore.validate``: the packaged NGFF schemas, the code-level rules, real stores from other
+"""``ngffstore.validation`` (``ngffstore.validate``): the packaged NGFF schemas, the code-level rules, real stores from other
 tools, stores written by ome-zarr-py (then broken on purpose), and S3.
 
 Data from ``../shared`` (the NGFF schema test suites and the external stores) is skipped when

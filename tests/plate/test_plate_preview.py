@@ -22,7 +22,7 @@ from ngffstore.plate.preview import (
     mark_fields_changed,
 )
 from ngffstore.validation import validate
-from tests.test_plate import check_other_clients
+from tests.plate.test_plate import check_other_clients
 
 
 def constant_fields(wells, n_fields=2, shape=(2, 40, 60), skip=()):
