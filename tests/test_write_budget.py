@@ -69,7 +69,7 @@ def test_plate_field_costs_its_chunks_plus_12(s3_server, s3_bucket, s3_options):
               for r in "AB" for c in (1, 2, 3) for f in (0, 1)]
     with s3_server.count() as log:
         ngffstore.write_plate(fields, f"s3://{s3_bucket}/plate.ome.zarr", storage_options=s3_options, progress=False,
-                              preview=False)  # the stored preview's cost: tests/test_plate_preview.py
+                              preview=False)  # the stored preview's cost: tests/plate/test_plate_preview.py
     _no_probes(log)
     assert _chunk_puts(log) == 12
     assert (len(log) - _chunk_puts(log)) / 12 <= 12, log.summary()
