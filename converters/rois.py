@@ -40,8 +40,14 @@ import shapely
 
 from ngffstore.errors import InputError, InputNotFoundError, NotNgffError
 from ngffstore.ngff import normalize_color
-from ngffstore.rois import Layer, Ontology, default_term_color, query, read_terms
-from ngffstore.rois._store import store_rois
+from ngffstore.rois import (
+    Ontology,
+    RoiLayerSummary,
+    default_term_color,
+    query,
+    read_terms,
+    write_rois,
+)
 from ngffstore.storage import Location, storage_errors
 from ngffstore.storage import write_text as store_write_text
 
@@ -1076,7 +1082,7 @@ class RoiImport:
     url
         The image.
     layer
-        The layer as stored (:class:`ngffstore.rois.Layer`: count, terms, kind...).
+        The layer as stored (:class:`ngffstore.rois.RoiLayerSummary`: count, terms, kind...).
     count, format
         The ROIs read from the file and its format.
     appended
@@ -1089,7 +1095,7 @@ class RoiImport:
     """
 
     url: str
-    layer: Layer
+    layer: RoiLayerSummary
     count: int
     format: str
     appended: bool
@@ -1161,19 +1167,19 @@ def import_rois(
     fmt = detect_format(location.name, text) if format in (None, "", "auto") else str(format).lower()
     height = _image_extent(url, storage_options)[1] if fmt == "cytomine" else None
     rois = parse_rois(text, format=fmt, height=height, ontology=onto, source=location.url)
-    stored = store_rois(
-        url, rois, layer=layer, kind=kind, author=author, terms=terms,
+    layer_summary = write_rois(
+        rois, url, layer=layer, kind=kind, author=author, terms=terms,
         ontology=Ontology.from_dict(onto, source=source) if source is not None else onto,
         overwrite=overwrite, append=append, repair=repair, storage_options=storage_options,
     )
     return RoiImport(
-        url=Location.parse(url, storage_options).url if isinstance(url, (str, os.PathLike)) else str(url),
-        layer=stored.layer,
+        url=layer_summary.image,
+        layer=layer_summary,
         count=len(rois),
         format=rois.format,
         appended=append,
-        written=stored.written,
-        import_id=stored.import_id,
+        written=layer_summary.written,
+        import_id=layer_summary.import_id or "",
     )
 
 

@@ -308,17 +308,21 @@ class RoiLayerSummary(Layer):
     """What a write of ROIs left: the layer's summary as stored (a :class:`Layer`), and where.
 
     ``url`` is the layer's folder (``IMAGE/rois/LAYER``), ``image`` the image's URL;
-    ``written`` is False when the call wrote nothing (an append of ROIs already appended).
+    ``written`` is False when the call wrote nothing (an append of ROIs already appended);
+    ``import_id`` identifies the call's ROIs and options (one of :attr:`Layer.imports`).
     """
 
     url: str
     image: str
     written: bool = True
+    import_id: str | None = None
 
     @classmethod
-    def of(cls, layer: Layer, *, image: str, url: str, written: bool = True) -> RoiLayerSummary:
+    def of(
+        cls, layer: Layer, *, image: str, url: str, written: bool = True, import_id: str | None = None
+    ) -> RoiLayerSummary:
         fields = {f.name: getattr(layer, f.name) for f in dataclass_fields(Layer)}
-        return cls(**fields, url=url, image=image, written=written)
+        return cls(**fields, url=url, image=image, written=written, import_id=import_id)
 
     def to_text(self) -> str:
         return f"{super().to_text()}\n{'':<20} in {self.image}"

@@ -128,7 +128,7 @@ def write_rois(
     )
     return RoiLayerSummary.of(
         stored.layer, image=location.url, url=location.child(ROIS_DIR, layer).url,
-        written=stored.written,
+        written=stored.written, import_id=stored.import_id,
     )
 
 
