@@ -448,7 +448,9 @@ def write_block(
         region = _region(index, pass_.block, spec.levels[first].shape)
         writers = {
             lv: ChunkWriter.for_array(location, spec.levels[lv].path, level_array(location, spec, lv), deferred=True,
-                                   known_empty=True)  # fresh arrays: empty chunks have nothing to delete
+                                   # new arrays: an empty chunk has nothing to delete and is never stored
+                                   # (the array object's zarr config, cached, must not decide it)
+                                   known_empty=True, write_empty_chunks=False)
             for lv in range(first if write_first else first + 1, last + 1)
         }
         # the block's extent at each level of the pass, along every axis
