@@ -66,6 +66,7 @@ _LAZY = {
     "write_table": "metadata",
     "ProvenanceRecord": "provenance",
     "read_provenance": "provenance",
+    "AttachmentInfo": "attachments",
     "list_attachments": "attachments",
     "read_attachment": "attachments",
     "write_attachments": "attachments",
@@ -87,7 +88,7 @@ _LAZY = {
 
 
 if TYPE_CHECKING:
-    from .attachments import list_attachments, read_attachment, write_attachments
+    from .attachments import AttachmentInfo, list_attachments, read_attachment, write_attachments
     from .evaluation import evaluate
     from .image import (
         ChannelStatistics,
@@ -103,14 +104,7 @@ if TYPE_CHECKING:
     )
     from .index import IndexReport, IndexStatus, build_index, check_index, index_status
     from .index.search import Collection, SearchResult, open_collection, search
-    from .labels import (
-        Labels,
-        LabelsSummary,
-        list_labels,
-        open_labels,
-        remove_labels,
-        write_labels,
-    )
+    from .labels import Labels, LabelsSummary, list_labels, open_labels, remove_labels, write_labels
     from .metadata import (
         Metadata,
         TableInfo,
@@ -148,6 +142,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AttachmentInfo",
     "AxesError",
     "ChannelStatistics",
     "Collection",
