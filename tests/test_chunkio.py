@@ -360,3 +360,20 @@ def test_s3_rewrite_as_fill_is_one_delete_per_object_no_probe(s3_server, s3_buck
     with s3_server.count() as log:
         ChunkWriter.for_array(location, "a", array, known_empty=True).write((2, 0, 0), emptied[2:4] * np.nan)
     assert len(log) == 0, log.summary()  # a new array's empty chunks cost no request
+
+
+@pytest.mark.parametrize("write_empty", [False, True])
+def test_zarr2_filters_are_encoded_by_zarr_and_match_its_writes(tmp_path: Path, write_empty: bool) -> None:
+    """A zarr 2 array with filters goes through zarr's own write path too, empty chunks included."""
+    location = Location(str(tmp_path / "f2.zarr"), {})
+    kwargs = {"filters": [numcodecs.Delta(dtype="<u2")], "config": {"write_empty_chunks": write_empty}}
+    ours = _create(location, "ours", zarr_format=2, compression="zstd", **kwargs)
+    theirs = _create(location, "theirs", zarr_format=2, compression="zstd", **kwargs)
+    writer = ChunkWriter.for_array(location, "ours", ours)
+    assert not writer.fast and writer.write_empty_chunks == write_empty
+    data = _image(ours.shape)
+    writer.write((0, 0, 0), data)
+    theirs[:] = data
+    stored = _objects(tmp_path / "f2.zarr" / "ours")
+    assert stored == _objects(tmp_path / "f2.zarr" / "theirs")
+    assert ("0/0/0" in stored) == write_empty  # the all-zero chunk
