@@ -13,7 +13,10 @@ pending fragments name and replaces their rows. The attributes in the store stay
 truth; the index can always be rebuilt from them (``rebuild=True``).
 
 Modules: ``_common`` (constants, errors, reports), ``_schema`` (the Arrow schema),
-``_crawl`` (reading nodes into rows), ``_store`` (the file, the journal and the public verbs).
+``_crawl`` (reading nodes into rows), ``_store`` (the file, the journal and the public verbs),
+``search`` (the expression language, :func:`~ngffstore.index.search.search` and
+:func:`~ngffstore.index.search.open_collection`; loaded on first use). The journal's write side
+is :mod:`ngffstore.journal`, which writers import instead of this package.
 """
 
 from __future__ import annotations
