@@ -8,13 +8,14 @@ then transposed to canonical order.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
-
-import dask.array as da
+from typing import TYPE_CHECKING, Any
 
 from ngffstore.errors import AxesError
 
 from .base import Source
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 CANONICAL = "tczyx"
 

@@ -15,14 +15,15 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from math import prod
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
-from dask.base import tokenize
 
 from ngffstore.errors import InputError, InputNotFoundError, NgffStoreError
 from ngffstore.storage import Location, storage_errors
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 READ_CHUNK_BYTES = 4 * 2**20
 """File inputs become dask chunks of about this many bytes (whole tiles, strips or rows). The
@@ -94,6 +95,8 @@ def file_size(location: Location) -> int:
 
 def file_token(location: Location) -> str:
     """A token that changes when the file does (size and, locally, modification time)."""
+    from dask.base import tokenize
+
     if location.is_local:
         stat = os.stat(location.path)
         return tokenize(location.url, stat.st_size, stat.st_mtime_ns)
@@ -167,6 +170,9 @@ class FileArray(ABC):
 
     def to_dask(self, chunks: tuple[int, ...], *token: Any) -> da.Array:
         """A dask array reading ``chunks`` of this file; ``token`` distinguishes views of it."""
+        import dask.array as da
+        from dask.base import tokenize
+
         name = f"{self.prefix}-{tokenize(file_token(self.location), chunks, *token)}"
         meta = np.empty((0,) * self.ndim, dtype=self.dtype)
         return da.from_array(self, chunks=chunks, name=name, asarray=False, fancy=False, meta=meta)

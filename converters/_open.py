@@ -10,14 +10,13 @@ from ngffstore.errors import InputError, InputNotFoundError
 from ngffstore.storage import Location, storage_errors
 
 from ._io import open_binary, resolve, suffix
-from .arrays import open_npy, open_zarr
 from .base import Source
-from .bioio_source import find_plugin, open_bioio
-from .czi import open_czi
-from .openslide_source import detect as detect_openslide
-from .openslide_source import open_openslide
-from .planar import open_planar
-from .tiff import open_tiff
+
+# the readers are imported when a file of their format is opened: opening a TIFF loads neither
+# the CZI, slide, bioio nor PNG readers (nor, for a small one read whole, dask)
+
+SMALL_BYTES = 64 * 2**20
+"""Images below this size are read whole by ``convert`` (``load_below``): no dask graph to build."""
 
 READERS = ("auto", "tifffile", "czi", "openslide", "bioio")
 """Values of ``open_source(reader=...)``: ``auto`` finds the format; the others force a reader."""
@@ -100,6 +99,7 @@ def open_source(
     axes: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     reader: str | None = None,
+    load_below: int | None = None,
 ) -> Source:
     """Open an input image lazily: a dask array plus what the file says about it.
 
@@ -121,11 +121,16 @@ def open_source(
         tifffile, CZI with pylibCZIrw, PNG, JPEG, .npy, Zarr), then OpenSlide, then a bioio
         plugin that claims the file. ``tifffile``, ``czi``, ``openslide`` or ``bioio`` (or
         ``bioio:<plugin>``) force one reader.
+    load_below
+        Read an image (level 0 of a TIFF series) whose pixels take fewer bytes than this into
+        memory now: ``data`` is then a numpy array and no dask is imported (the command line's
+        ``convert`` passes :data:`SMALL_BYTES`). Default: always lazy.
 
     Returns
     -------
     Source
-        ``data`` is a lazy dask array whose graph reopens the input by URL (it pickles).
+        ``data`` is a lazy dask array whose graph reopens the input by URL (it pickles), or a
+        numpy array (``load_below``).
 
     Raises
     ------
@@ -141,6 +146,8 @@ def open_source(
     kind, size = _stat(location)
     if kind == "directory" or kind is None:
         if _is_zarr(location):
+            from .arrays import open_zarr
+
             _single_image(series, where)
             return open_zarr(location, axes=axes)
         if kind is None:
@@ -153,17 +160,25 @@ def open_source(
         raise InputError(f"{where} is an empty file; re-copy or re-export it")
     forced = _parse_reader(reader)
     if forced is not None:
-        return _open_with(forced, location, series=series, axes=axes)
+        return _open_with(forced, location, series=series, axes=axes, load_below=load_below)
     kind = _sniff(location)
     if kind is None:
         return _open_optional(location, series=series, axes=axes)
     if kind == "tiff":
-        return open_tiff(location, series=series, axes=axes)
+        from .tiff import open_tiff
+
+        return open_tiff(location, series=series, axes=axes, load_below=load_below)
     if kind == "czi":
+        from .czi import open_czi
+
         return open_czi(location, series=series, axes=axes)
     _single_image(series, where)
     if kind == "npy":
+        from .arrays import open_npy
+
         return open_npy(location, axes=axes)
+    from .planar import open_planar
+
     return open_planar(location, kind=kind, axes=axes)
 
 
@@ -204,14 +219,24 @@ def _parse_reader(reader: str | None) -> str | None:
     return reader
 
 
-def _open_with(reader: str, location: Location, *, series: int | None, axes: str | None) -> Source:
+def _open_with(
+    reader: str, location: Location, *, series: int | None, axes: str | None, load_below: int | None
+) -> Source:
     if reader == "tifffile":
-        return open_tiff(location, series=series, axes=axes)
+        from .tiff import open_tiff
+
+        return open_tiff(location, series=series, axes=axes, load_below=load_below)
     if reader == "czi":
+        from .czi import open_czi
+
         return open_czi(location, series=series, axes=axes)
     if reader == "openslide":
+        from .openslide_source import open_openslide
+
         source = open_openslide(location, series=series)
         return source if axes is None else _refuse_axes(location, "OpenSlide")
+    from .bioio_source import open_bioio
+
     plugin = reader.partition(":")[2] or None
     return open_bioio(location, series=series, axes=axes, plugin=plugin)
 
@@ -222,6 +247,10 @@ def _refuse_axes(location: Location, what: str) -> Source:
 
 def _open_optional(location: Location, *, series: int | None, axes: str | None) -> Source:
     """A file none of ngffstore's own readers knows: OpenSlide, then a bioio plugin."""
+    from .bioio_source import find_plugin, open_bioio
+    from .openslide_source import detect as detect_openslide
+    from .openslide_source import open_openslide
+
     if detect_openslide(location) is not None:
         if axes is not None:
             _refuse_axes(location, "OpenSlide")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ngffstore.errors import AxesError, InputError
 
-from ._open import SUPPORTED_SUFFIXES, open_source
+from ._open import SMALL_BYTES, SUPPORTED_SUFFIXES, open_source
 
 if TYPE_CHECKING:
     from ngffstore.image import ImageSummary
@@ -103,7 +103,8 @@ def convert(
 ) -> ImageSummary:
     """Convert the image file ``input`` to a multiscale OME-Zarr image at ``url``.
 
-    The file is opened with :func:`open_source` (``series``, ``axes``); ``scale`` (a mapping,
+    The file is opened with :func:`open_source` (``series``, ``axes``; an image under
+    :data:`SMALL_BYTES` is read whole, into numpy, without building a dask graph); ``scale`` (a mapping,
     ``"0.5,0.1,0.1"`` or ``"z=0.5,y=0.1,x=0.1"``) and ``units`` (a mapping or one unit name for
     every axis ``scale`` names) override what the file says; ``options`` are
     :func:`ngffstore.write_image`'s (``chunks``, ``compression``, ``channels``, ``name``...). A
@@ -111,7 +112,9 @@ def convert(
     """
     from ngffstore import write_image
 
-    source = open_source(os.fspath(input), series=series, axes=axes, storage_options=input_storage_options)
+    source = open_source(
+        os.fspath(input), series=series, axes=axes, storage_options=input_storage_options, load_below=SMALL_BYTES
+    )
     summary = write_image(
         source, url, scale=scale, units=_units(scale, units, source.axes), storage_options=storage_options,
         **options,

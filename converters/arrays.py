@@ -9,11 +9,9 @@ are letters of ``tczyx`` uses them; anything else raises :class:`AxesError` aski
 from __future__ import annotations
 
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
-import zarr
 
 from ngffstore.errors import AxesError, InputError, NgffStoreError
 from ngffstore.storage import Location, storage_errors
@@ -21,6 +19,10 @@ from ngffstore.storage import Location, storage_errors
 from ._common import CANONICAL, apply_axes, make_source, shape_text
 from ._io import READ_CHUNK_BYTES, ContiguousArray, file_size, native, open_binary, short, stem
 from .base import Source
+
+if TYPE_CHECKING:
+    import dask.array as da
+    import zarr
 
 TARGET_CHUNK_BYTES = READ_CHUNK_BYTES
 """``.npy`` chunks are runs of whole rows (or planes) of about this many bytes."""
@@ -73,6 +75,8 @@ def open_zarr(location: Location, *, axes: str | None = None) -> Source:
 
     Dask chunks are the array's shards, or its chunks when it is not sharded.
     """
+    import zarr
+
     where = location.url
     try:
         with storage_errors(location, "read"):
@@ -91,6 +95,8 @@ def open_zarr(location: Location, *, axes: str | None = None) -> Source:
             f"{where} is a Zarr group, not an array; give the path of one of its arrays ({hint})"
         )
     _check_array(node.shape, node.dtype, where)
+    import dask.array as da
+
     data = da.from_zarr(node, chunks=node.shards or node.chunks)
     if native(data.dtype) != data.dtype:
         data = data.astype(native(data.dtype))

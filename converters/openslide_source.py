@@ -13,7 +13,6 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-import dask.array as da
 import numpy as np
 
 from ngffstore.errors import InputError, NgffStoreError
@@ -56,6 +55,7 @@ def open_openslide(location: Location, *, series: int | None = None) -> Source:
             f"{where} holds one slide; its label, macro and thumbnail images are stored as "
             "attachments, leave out --series"
         )
+    import dask.array as da
     import openslide
 
     try:

@@ -14,9 +14,6 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import dask
-import dask.array as da
-import imagecodecs
 import numpy as np
 from PIL import Image
 
@@ -65,6 +62,9 @@ def open_planar(location: Location, *, kind: str, axes: str | None = None) -> So
     layout = _inspect(location, kind)
     names, colors = _COLOUR.get(layout.mode, (None, None))
     shape = (len(names), layout.height, layout.width) if names else (layout.height, layout.width)
+    import dask
+    import dask.array as da
+
     task = dask.delayed(_decode)(location, layout, dask_key_name=f"{kind}-{file_token(location)}")
     data = da.from_delayed(task, shape=shape, dtype=np.dtype(layout.dtype))
     inferred = "cyx" if names else "yx"
@@ -129,6 +129,8 @@ def _decode(location: Location, layout: _Layout) -> np.ndarray:
     """The whole image, channels first; runs in a dask task (reopens the file by URL)."""
     with _pillow_errors(location.url, layout.kind), open_binary(location) as f:
         if layout.decoder == "imagecodecs":
+            import imagecodecs
+
             pixels = imagecodecs.png_decode(f.read())
         else:
             image = Image.open(f)

@@ -49,10 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask.array as da
 import numpy as np
-from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
 
 from ngffstore.errors import InputError, InputNotFoundError, NgffStoreError
 from ngffstore.paths import check_relative_path
@@ -856,6 +853,10 @@ def _position_source(
     by_key = {p.key: p for p in planes}
     height, width = header.shape
     dtype = np.dtype(header.dtype)
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
     token = tokenize(root.url, name, [(p.entry.url, p.entry.size, p.entry.mtime) for p in planes], header)
     array_name = f"planes-{token}"
     graph: dict[Any, Any] = {}

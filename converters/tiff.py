@@ -30,23 +30,33 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
 import tifffile
-import zarr
 
 from ngffstore.errors import AxesError, InputError, NgffStoreError
 from ngffstore.ngff import normalize_color, normalize_unit
 from ngffstore.storage import Location
 
 from ._common import apply_axes, example_axes, make_source, shape_text, to_canonical
-from ._io import READ_CHUNK_BYTES, ContiguousArray, FileArray, file_size, open_binary, short, stem
+from ._io import (
+    READ_CHUNK_BYTES,
+    ContiguousArray,
+    FileArray,
+    file_size,
+    native,
+    open_binary,
+    short,
+    stem,
+)
 from ._ome import parse_ome
 from ._tiles import TileArray, tiled_page
 from .base import Attachment, Source
 from .wsi import Slide, describe_slide
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 TARGET_CHUNK_BYTES = READ_CHUNK_BYTES
 """Dask chunks grow (by whole tiles, strips or planes) up to about this many bytes."""
@@ -66,7 +76,9 @@ _TAGS = {
 }
 
 
-def open_tiff(location: Location, *, series: int | None = None, axes: str | None = None) -> Source:
+def open_tiff(
+    location: Location, *, series: int | None = None, axes: str | None = None, load_below: int | None = None
+) -> Source:
     """Open level 0 of one series of a TIFF file as a lazy :class:`Source`.
 
     Parameters
@@ -79,16 +91,26 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
         One letter from ``tczyx`` per dimension of the series (as tifffile reports its shape, or
         without its length-1 dimensions), overriding inference; the data are transposed to
         ``tczyx`` order.
+    load_below
+        Read a series whose pixels take fewer bytes than this now, whole (``data`` is a numpy
+        array; no dask, no Zarr store). Slides are always lazy.
     """
     where = location.url
+    pixels = None
     with _tifffile(location) as (tf, log):
         info = _inspect(tf, series, location)
         slide = describe_slide(tf, info.index)
+        if slide is None and load_below is not None and prod(info.shape) * info.file_dtype.itemsize < load_below:
+            pixels = _read_whole(tf, info, where)
+        else:
+            _add_layout(tf, info, where)
         _check_log(log, where)
     if slide is not None:
         info.scale.update(slide.scale)
         info.units.update({a: "micrometer" for a in slide.scale})
         info.metadata.update(slide.metadata)
+    if pixels is not None:
+        return _source(pixels, info, axes, where)
     reader: FileArray
     if info.contiguous_offset is not None:
         reader = ContiguousArray(location, info.contiguous_offset, info.shape, info.file_dtype)
@@ -113,13 +135,20 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
     )
     if slide is not None:
         _check_decodes(reader, where)
-    data = reader.to_dask(chunks, info.index)
+    source = _source(reader.to_dask(chunks, info.index), info, axes, where)
+    if slide is not None:
+        _add_slide(source, slide, location)
+    return source
+
+
+def _source(data: Any, info: _SeriesInfo, axes: str | None, where: str) -> Source:
+    """The Source of a series' level 0 (a dask or numpy array in the file's axis order)."""
     if axes is None:
         data, canonical = _infer_axes(data, info.axes, keep_c=info.keep_c, where=where)
     else:
         plane = [i for i, a in enumerate(info.axes) if a in "YX"]
         data, canonical = apply_axes(data, axes, where, keep=plane)
-    source = make_source(
+    return make_source(
         data,
         canonical,
         where=where,
@@ -130,9 +159,19 @@ def open_tiff(location: Location, *, series: int | None = None, axes: str | None
         channel_colors=info.channel_colors,
         metadata=info.metadata,
     )
-    if slide is not None:
-        _add_slide(source, slide, location)
-    return source
+
+
+def _read_whole(tf: tifffile.TiffFile, info: _SeriesInfo, where: str) -> np.ndarray:
+    """Level 0 of the series decoded now, with every length-1 dimension kept, native byte order."""
+    try:
+        pixels = tf.series[info.index].asarray(level=0, squeeze=False)
+    except Exception as exc:  # decoders raise many types for damaged data
+        raise InputError(
+            f"cannot read {where}: {short(exc)}; the file may be truncated or corrupt, re-copy it"
+        ) from exc
+    if tuple(pixels.shape) != info.shape:
+        pixels = pixels.reshape(info.shape)
+    return pixels.astype(native(pixels.dtype), copy=False)
 
 
 def _check_decodes(reader: FileArray, where: str) -> None:
@@ -174,6 +213,8 @@ class TiffArray(FileArray):
         handle = None if self.location.is_local else open_binary(self.location)
         tf = tifffile.TiffFile(handle or self.location.path, name=self.location.name)
         # maxworkers > 1 decodes chunks off zarr's event-loop thread, so dask threads overlap.
+        import zarr
+
         store = tf.series[self.index].aszarr(level=0, squeeze=False, maxworkers=2, read_only=True)
         array = zarr.open_array(store, mode="r")
 
@@ -256,12 +297,7 @@ def _inspect(tf: tifffile.TiffFile, series: int | None, location: Location) -> _
     index = _select_series(tf, series, where)
     s = tf.series[index]
     _check_complete(s, file_size(location), where)
-    store = s.aszarr(level=0, squeeze=False, read_only=True)
-    try:
-        array = zarr.open_array(store, mode="r")
-        shape, file_chunks = tuple(array.shape), tuple(array.chunks)
-    finally:
-        store.close()
+    shape = tuple(int(n) for n in s.get_shape(False))
     axes = s.get_axes(False)
     if len(axes) != len(shape):
         raise InputError(
@@ -273,7 +309,7 @@ def _inspect(tf: tifffile.TiffFile, series: int | None, location: Location) -> _
         axes=axes,
         shape=shape,
         file_dtype=np.dtype(tf.byteorder + s.dtype.char),
-        file_chunks=file_chunks,
+        file_chunks=shape,
         name=base if index == 0 else f"{base}_{index}",
     )
     if s.dataoffset is not None and s.keyframe.is_memmappable:
@@ -289,6 +325,24 @@ def _inspect(tf: tifffile.TiffFile, series: int | None, location: Location) -> _
         )
     _describe(tf, s, info)
     return info
+
+
+def _add_layout(tf: tifffile.TiffFile, info: _SeriesInfo, where: str) -> None:
+    """The shape and chunks of level 0 as tifffile's Zarr store presents them (for a lazy read)."""
+    import zarr
+
+    store = tf.series[info.index].aszarr(level=0, squeeze=False, read_only=True)
+    try:
+        array = zarr.open_array(store, mode="r")
+        shape, info.file_chunks = tuple(array.shape), tuple(array.chunks)
+    finally:
+        store.close()
+    if shape != info.shape:  # the Zarr view is what is read
+        if len(shape) != len(info.axes):
+            raise InputError(
+                f"{where}: series {info.index} has axes {info.axes!r} but shape {shape}; re-export the file"
+            )
+        info.shape = shape
 
 
 def _select_series(tf: tifffile.TiffFile, series: Any, where: str) -> int:

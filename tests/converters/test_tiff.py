@@ -513,3 +513,31 @@ def test_file_truncated_after_opening_fails_on_read(tmp_path: Path, options: dic
     with pytest.raises(InputError) as error:
         source.data.compute()
     _assert_single_line(error, "shrinking.tif", "truncated or corrupt")
+
+
+@pytest.mark.parametrize(
+    "kind", ["plain", "tiled_rgb", "zyx_pages", "big_endian", "imagej_czyx"],
+)
+def test_small_tiff_read_whole_matches_the_lazy_read(tmp_path, kind):
+    """``load_below``: a small image read now into numpy (no dask graph), same pixels and axes."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / f"{kind}.tif"
+    if kind == "plain":
+        tifffile.imwrite(path, rng.integers(0, 4000, (37, 53), dtype=np.uint16))
+    elif kind == "tiled_rgb":
+        tifffile.imwrite(path, rng.integers(0, 255, (80, 96, 3), dtype=np.uint8), tile=(32, 32), photometric="rgb")
+    elif kind == "zyx_pages":
+        tifffile.imwrite(path, rng.integers(0, 4000, (4, 30, 20), dtype=np.uint16))
+    elif kind == "big_endian":
+        tifffile.imwrite(path, rng.random((25, 31)).astype(">f4"), byteorder=">")
+    else:
+        tifffile.imwrite(path, rng.integers(0, 4000, (3, 2, 20, 24), dtype=np.uint16), imagej=True,
+                         metadata={"axes": "ZCYX"})
+    lazy = open_source(path)
+    whole = open_source(path, load_below=2**20)
+    assert isinstance(whole.data, np.ndarray) and not isinstance(lazy.data, np.ndarray)
+    assert whole.axes == lazy.axes and whole.data.dtype == lazy.data.dtype
+    assert whole.data.dtype.isnative
+    np.testing.assert_array_equal(whole.data, lazy.data.compute())
+    assert (whole.scale, whole.channel_names, whole.name) == (lazy.scale, lazy.channel_names, lazy.name)
+    assert not isinstance(open_source(path, load_below=16).data, np.ndarray)  # larger than the limit: lazy
