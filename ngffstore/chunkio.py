@@ -174,6 +174,8 @@ def _fill_test(fill: np.ndarray) -> Callable[[np.ndarray], bool]:
         return lambda chunk: bool(np.isnan(chunk.flat[0])) and bool(np.isnan(chunk).all())
     if dtype.kind == "c":
         return lambda chunk: bool(np.array_equal(chunk, np.broadcast_to(fill, chunk.shape), equal_nan=True))
+    if dtype.kind in "SUVOT":  # strings, records, objects: plain equality, as zarr compares them
+        return lambda chunk: bool(np.array_equal(chunk, np.broadcast_to(fill, chunk.shape)))
 
     def is_fill(chunk: np.ndarray) -> bool:
         if chunk.flat[0] != fill:

@@ -377,3 +377,40 @@ def test_zarr2_filters_are_encoded_by_zarr_and_match_its_writes(tmp_path: Path, 
     stored = _objects(tmp_path / "f2.zarr" / "ours")
     assert stored == _objects(tmp_path / "f2.zarr" / "theirs")
     assert ("0/0/0" in stored) == write_empty  # the all-zero chunk
+
+
+_NAN_PAYLOAD = np.array([0x7FC00001], dtype="<u4").view("<f4")[0]  # a NaN with other bits than np.nan
+FILL_CASES = [
+    ("uint16", 0, [[0, 0], [0, 1], [1, 1]]),
+    ("int8", -3, [[-3, -3], [-3, 0]]),
+    ("bool", False, [[False, False], [False, True]]),
+    ("bool", True, [[True, True], [True, False]]),
+    ("<f4", 0.0, [[0.0, 0.0], [0.0, -0.0], [-0.0, -0.0], [0.0, np.nan]]),
+    (">f8", -0.0, [[-0.0, -0.0], [0.0, -0.0], [0.0, 0.0]]),
+    ("<f2", 0.0, [[0.0, 0.0], [0.0, -0.0]]),
+    ("<f4", np.nan, [[np.nan, np.nan], [np.nan, _NAN_PAYLOAD], [np.nan, 0.0], [0.0, 0.0]]),
+    ("<f4", 1.5, [[1.5, 1.5], [1.5, np.nan], [1.5, 2.0]]),
+    ("<c8", complex(np.nan, 0), [[complex(np.nan, 0)] * 2, [complex(np.nan, 1), complex(0, np.nan)], [0j, 0j]]),
+    ("<c8", 0j, [[0j, 0j], [0j, complex(-0.0, 0)], [0j, 1j]]),
+    ("S2", b"", [[b"", b""], [b"", b"a"]]),
+]
+
+
+@pytest.mark.parametrize("dtype,fill,chunks", FILL_CASES, ids=[f"{d}-{f}" for d, f, _ in FILL_CASES])
+def test_empty_chunk_rule_is_zarrs(dtype: str, fill, chunks: list) -> None:
+    """The emptiness test agrees with zarr's own (``NDBuffer.all_equal``, what its writes use)
+    on every case: float zeros bit for bit, NaN payloads, byte orders, strided chunks."""
+    from zarr.core.buffer.cpu import NDBuffer
+
+    from ngffstore.chunkio import _fill_test
+
+    fill_0d = np.asarray(fill, dtype=dtype)
+    is_fill = _fill_test(fill_0d)
+    outcomes = []
+    for values in chunks:
+        chunk = np.asarray(values, dtype=dtype)
+        strided = np.repeat(chunk, 2)[::2]  # the same values, not contiguous
+        zarr_says = NDBuffer.from_numpy_array(chunk).all_equal(fill_0d[()])
+        assert is_fill(chunk) == zarr_says == is_fill(strided), values
+        outcomes.append(zarr_says)
+    assert outcomes[0] and not all(outcomes)  # each case has an empty chunk and a non-empty one
