@@ -143,7 +143,7 @@ def test_roi_layers_and_label_overlay_are_drawn(viewer_site, site_server, open_p
     page = open_page(1200, 900)
     goto(page, site_server, "#/image/cells.ome.zarr")
     wait_map(page)
-    page.page.wait_for_selector(f'.ngff-rois[data-loaded="{len(rois["layers"])}"]')
+    page.page.wait_for_selector(f'.ngff-roi-panel[data-loaded="{len(rois["layers"])}"]')
     # the list: every ROI of every layer, with its terms
     listed = page.page.eval_on_selector_all(
         ".ngff-roi", "rows => rows.map(r => [r.dataset.layer, r.querySelectorAll('.ngff-term').length])"
@@ -232,7 +232,7 @@ def test_image_page_requests(viewer_site, site_server, open_page):
     with site_server.count() as log:
         goto(page, site_server, "#/image/cells.ome.zarr")
         wait_map(page)
-        page.page.wait_for_selector('.ngff-rois[data-loaded="2"]')
+        page.page.wait_for_selector('.ngff-roi-panel[data-loaded="2"]')
     paths = log.paths()
     shown_level = 1  # the fitted view of a 512 px image in a map under 400 px
     chunks = [p for p in paths if p.startswith("/cells.ome.zarr/") and "/c/" in p]

@@ -311,7 +311,7 @@ async function imagePage(path, query, route) {
     }
   }
   if (labelNames.length) {
-    const labelBox = el("fieldset", { class: "ngff-labels" }, el("legend", {}, "Labels"));
+    const labelBox = el("fieldset", { class: "ngff-label-panel" }, el("legend", {}, "Labels"));
     const layers = new Map();
     for (const name of labelNames) {
       const box = el("input", { type: "checkbox", "data-label": name });
@@ -339,7 +339,7 @@ async function imagePage(path, query, route) {
   const rois = ns.rois;
   if (rois && Object.keys(rois.layers || {}).length) {
     const ontology = rois.terms || {};
-    const roiBox = el("fieldset", { class: "ngff-rois" }, el("legend", {}, "ROI layers"));
+    const roiBox = el("fieldset", { class: "ngff-roi-panel" }, el("legend", {}, "ROI layers"));
     const legend = el("div", { class: "ngff-legend" }, Object.entries(ontology).map(([t, info]) =>
       el("span", { class: "ngff-term" }, el("span", { class: "ngff-swatch", style: { background: `#${info.color}` } }), ` ${t}`)));
     roiBox.append(legend);
