@@ -74,3 +74,32 @@ def test_command_of_a_shared_module_parses(tmp_path):
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0
     assert "plate-info" in out.stdout
+
+
+def test_convert_loads_only_the_tiff_reader(small_tiff, tmp_path):
+    """The input converters are a plug-in: a TIFF conversion loads the TIFF reader, none other."""
+    probe = PROBE % (("converters",),)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, "convert", str(small_tiff), str(tmp_path / "out.zarr"), "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    )
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1])["loaded"])
+    assert "converters.api" in loaded and "converters.tiff" in loaded
+    others = {"converters.planar", "converters.czi", "converters.arrays", "converters.bioio_source",
+              "converters.openslide_source", "converters.planes", "converters.plate", "converters.rois"}
+    assert loaded & others == set()
+
+
+def test_a_small_tiff_is_opened_without_dask_or_zarr(small_tiff, tmp_path):
+    """The converters' share of the fixed cost: a small input becomes a numpy-backed Source."""
+    code = (
+        "import sys, json\n"
+        "from ngffstore import plugins\n"
+        "api = plugins.converters()\n"
+        f"source = api.open_source({str(small_tiff)!r}, load_below=api.SMALL_BYTES)\n"
+        "print(json.dumps([type(source.data).__module__, sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'dask', 'zarr', 'distributed', 'pyarrow', 'pandas'})]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    module, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert module == "numpy" and heavy == []
