@@ -395,9 +395,10 @@ def write_plate(
     Parameters
     ----------
     fields
-        A :class:`PlateInput` from a builder (:func:`from_manifest`, :func:`from_pattern`,
-        :func:`from_tree`), or ``(row, column, field, source[, acquisition])`` tuples, where
-        ``source`` is a file path or URL, a ``converters.Source`` or a numpy/dask/Zarr array.
+        A :class:`PlateInput` (e.g. from a ``converters.plate`` builder: ``from_manifest``,
+        ``from_pattern``, ``from_tree``), or ``(row, column, field, source[, acquisition])``
+        tuples, where ``source`` is a :class:`~ngffstore.source.Source` or a numpy/dask/Zarr
+        array (a file path still works for one release, with a DeprecationWarning).
         Rows are letters (or 1-based numbers), columns numbers; wells may be named ``B03``.
     rows, columns
         The plate's rows and columns (``8``, ``"A-H"``, ``["A", "B"]``); default: the smallest
