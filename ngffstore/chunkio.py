@@ -82,7 +82,7 @@ def _numcodec_v3(codec: Any) -> Any:
     if name == "gzip":
         return numcodecs.GZip(level=config.get("level", 5))
     if name == "blosc":
-        shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}.get(config.get("shuffle"), None)
+        shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}.get(str(config.get("shuffle")), None)
         if shuffle is None:
             return None
         return numcodecs.Blosc(
