@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._lazy import lazy_getattr
 from .colors import label_color, label_colors, overlay, parse_colors, read_colors_csv
 from .layout import check_name
 from .properties import parse_properties, read_properties_csv
@@ -36,15 +37,7 @@ if TYPE_CHECKING:
     from .write import MAX_GENERATED_COLORS, list_labels, remove_labels, write_labels
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ngffstore.labels' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

@@ -18,17 +18,8 @@ def crop(
     image: Any,
     roi: Any,
     *,
-    layer: str | None = None,
-    max_size: int | None = None,
-    increase_area: float = 1.0,
-    mask: bool = True,
-    alpha: bool = False,
-    level: int | None = None,
-    c: Any = None,
-    z: Any = None,
-    t: Any = None,
-    memory_cap: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    **options: Any,
 ) -> Crop:
     """The pixels of ``image`` around an ROI, and the ROI's mask on the same grid.
 
@@ -52,14 +43,17 @@ def crop(
         saved as PNG). Implies ``mask``.
     level, c, z, t, memory_cap
         As for ``Image.window``.
+    layer
+        Where to look up an ROI given by id (default: every layer).
+    storage_options
+        For an image given by URL.
+
+    The options after ``roi`` are keyword-only; they are :func:`crop_image`'s.
     """
     opened = (
         image if isinstance(image, Image) else open_image(image, storage_options=storage_options)
     )
-    return crop_image(
-        opened, roi, layer=layer, max_size=max_size, increase_area=increase_area, mask=mask,
-        alpha=alpha, level=level, c=c, z=z, t=t, memory_cap=memory_cap,
-    )
+    return crop_image(opened, roi, **options)
 
 
 __all__ = ["crop"]
