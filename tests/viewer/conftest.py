@@ -27,8 +27,8 @@ SKIP_REASON = "no Chromium for the browser tests: install the Debian package chr
 
 #: Extra images beside the demo's: Zarr v2 with blosc, Zarr v3 sharded with gzip (z planes, no c).
 EXTRA = {
-    "extra/v2-blosc.ome.zarr": dict(axes="cyx", ngff_version="0.4", compression="blosc-lz4", chunks=128),
-    "extra/sharded-gzip.ome.zarr": dict(axes="zyx", compression="gzip", chunks=64, shards=256),
+    "extra/v2-blosc.ome.zarr": {"axes": "cyx", "ngff_version": "0.4", "compression": "blosc-lz4", "chunks": 128},
+    "extra/sharded-gzip.ome.zarr": {"axes": "zyx", "compression": "gzip", "chunks": 64, "shards": 256},
 }
 
 

@@ -68,6 +68,11 @@ def assert_clean(page) -> None:
     assert shown == [], shown
 
 
+def read_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
 def index_rows(root: str) -> list[dict]:
     return pq.read_table(os.path.join(root, "ngffstore-index.parquet")).to_pylist()
 
@@ -138,7 +143,7 @@ def test_image_canvas_matches_ngffstore_png(viewer_site, site_server, open_page,
 
 def test_roi_layers_and_label_overlay_are_drawn(viewer_site, site_server, open_page):
     root = viewer_site["root"]
-    attrs = json.load(open(os.path.join(root, "cells.ome.zarr", "zarr.json")))["attributes"]
+    attrs = read_json(os.path.join(root, "cells.ome.zarr", "zarr.json"))["attributes"]
     rois = attrs["ngffstore"]["rois"]
     page = open_page(1200, 900)
     goto(page, site_server, "#/image/cells.ome.zarr")
@@ -181,7 +186,7 @@ def test_roi_layers_and_label_overlay_are_drawn(viewer_site, site_server, open_p
     show_region(page, 200, 160, 40, 60, 200, 160)
     overlay = canvas_pixels(page, ".ngff-labels canvas")
     labels = zarr.open_array(os.path.join(root, "cells.ome.zarr", "labels", "nuclei", "0"), mode="r")[60:220, 40:240]
-    label_attrs = json.load(open(os.path.join(root, "cells.ome.zarr", "labels", "nuclei", "zarr.json")))["attributes"]
+    label_attrs = read_json(os.path.join(root, "cells.ome.zarr", "labels", "nuclei", "zarr.json"))["attributes"]
     table = {c["label-value"]: c["rgba"] for c in label_attrs["ome"]["image-label"]["colors"]}
     expected = np.array([table[int(v)][:3] for v in labels.ravel()], dtype=int).reshape(*labels.shape, 3)
     inside = labels > 0
@@ -196,7 +201,7 @@ def test_roi_layers_and_label_overlay_are_drawn(viewer_site, site_server, open_p
 
 def test_plate_page_shows_every_well_and_opens_a_field(viewer_site, site_server, open_page):
     root = viewer_site["root"]
-    plate = json.load(open(os.path.join(root, "plate.ome.zarr", "zarr.json")))["attributes"]["ome"]["plate"]
+    plate = read_json(os.path.join(root, "plate.ome.zarr", "zarr.json"))["attributes"]["ome"]["plate"]
     rows = [r["name"] for r in plate["rows"]]
     cols = [c["name"] for c in plate["columns"]]
     wells = {f"{rows[w['rowIndex']]}{int(cols[w['columnIndex']]):02d}" for w in plate["wells"]}
@@ -209,9 +214,9 @@ def test_plate_page_shows_every_well_and_opens_a_field(viewer_site, site_server,
     assert all(n == 2 for _, n in grid)  # both fields of every well
     assert page.page.get_attribute(".ngff-map", "data-wells") == "6"
     # the overview is the stored preview: no field is read
-    assert not [p for p in log.paths() if p.startswith("/plate.ome.zarr/A/") or p.startswith("/plate.ome.zarr/B/")]
+    assert not [p for p in log.paths() if p.startswith(("/plate.ome.zarr/A/", "/plate.ome.zarr/B/"))]
     # a click on a field of the preview opens that field
-    preview = json.load(open(os.path.join(root, "plate.ome.zarr", "preview", "zarr.json")))["attributes"]
+    preview = read_json(os.path.join(root, "plate.ome.zarr", "preview", "zarr.json"))["attributes"]
     well = next(w for w in preview["ngffstore"]["plate_preview"]["wells"] if w["path"] == "A/2")
     fx, fy, fw, fh = well["fields"][1]["box"]
     px, py = page.page.evaluate(
@@ -253,9 +258,10 @@ def test_unreadable_stores_show_a_message(viewer_site, site_server, open_page, t
         shutil.copytree(os.path.join(root, "cells.ome.zarr"), broken)
         for level in ("0", "1"):
             doc_path = os.path.join(broken, level, "zarr.json")
-            doc = json.load(open(doc_path))
+            doc = read_json(doc_path)
             doc["codecs"][1] = {"name": "numcodecs.lzma", "configuration": {}}
-            json.dump(doc, open(doc_path, "w"))
+            with open(doc_path, "w") as f:
+                json.dump(doc, f)
     page = open_page(1000, 700)
     goto(page, site_server, "#/image/broken/codec.ome.zarr?zarr=3")
     page.page.wait_for_selector(".ngff-map[data-state=error]")
