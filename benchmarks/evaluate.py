@@ -99,8 +99,8 @@ def build(path: str, wells: int, size: int, objects: int) -> None:
     for k, (r, c) in enumerate(wells_of(wells)):
         url = os.path.join(path, r, c, "0")
         truth = synthetic_truth(size, objects, seed=k)
-        write_labels(truth, url, "truth", chunks=1024, scheduler="threads", progress=False)
-        write_labels(synthetic_prediction(truth, k), url, "pred", chunks=1024, scheduler="threads", progress=False)
+        write_labels(truth, url, name="truth", chunks=1024, scheduler="threads", progress=False)
+        write_labels(synthetic_prediction(truth, k), url, name="pred", chunks=1024, scheduler="threads", progress=False)
         print(f"\rbuilt {k + 1}/{wells} fields", end="", flush=True)
     print(f"\rbuilt {wells} fields of {size}^2 in {time.perf_counter() - t0:.0f} s")
 
@@ -115,7 +115,7 @@ def subset(big: str, path: str, wells: int) -> None:
     for r, c in chosen:
         os.makedirs(os.path.join(path, r), exist_ok=True)
         os.symlink(os.path.join(big, r, c), os.path.join(path, r, c))
-    write_plate_metadata(path, [f"{r}/{c}" for r, c in chosen], field_count=1)
+    write_plate_metadata([f"{r}/{c}" for r, c in chosen], path, field_count=1)
 
 
 def _block_labels(block_id: tuple[int, int], *, block: int, objects: int, grid: int, which: str) -> np.ndarray:
@@ -144,7 +144,7 @@ def build_big(path: str, size: int, objects: int, block: int = 2000) -> None:
     for which in ("truth", "pred"):
         full = da.map_blocks(_block_labels, dtype=np.uint32, chunks=((block,) * grid, (block,) * grid),
                              block=block, objects=objects, grid=grid, which=which)
-        write_labels(full[:size, :size], path, which, chunks=1024, progress=False)
+        write_labels(full[:size, :size], path, name=which, chunks=1024, progress=False)
     print(f"built one {size}^2 image ({grid * grid * objects} objects) in {time.perf_counter() - t0:.0f} s")
 
 

@@ -418,9 +418,9 @@ def test_credentials_from_storage_options_are_not_stored(s3_server, s3_bucket, s
     caplog.set_level(logging.DEBUG, logger="ngffstore")
     url = f"s3://{s3_bucket}/api/img.zarr"
     write_image(np.ones((64, 48), np.uint8), url, axes="yx", storage_options=s3_options, progress=False)
-    write_metadata(url, key_values={"strain": "BY4741"}, tags=["good"], storage_options=s3_options)
+    write_metadata({"strain": "BY4741"}, url, tags=["good"], storage_options=s3_options)
     rois = pd.DataFrame({"geometry": [shapely_box(2, 2, 10, 10)], "terms": [["cell"]]})
-    write_rois(url, rois, layer="manual", storage_options=s3_options)
+    write_rois(rois, url, layer="manual", storage_options=s3_options)
     image = open_image(url, storage_options=s3_options)
     text = repr(image) + json.dumps(image.provenance) + repr(image.location) + str(image.__getstate__())
     bad = {**s3_options, "secret": "wrong-" + s3_server.credentials.secret}
@@ -464,7 +464,7 @@ def test_search_refuses_an_index_row_outside_the_collection(tmp_path, capsys):
 
     import ngffstore
     from ngffstore.index._common import INDEX_FILE
-    from ngffstore.search import search
+    from ngffstore.index.search import search
 
     root = tmp_path / "coll"
     ngffstore.write_image(np.zeros((64, 64), np.uint8), str(root / "a.ome.zarr"), progress=False)

@@ -327,7 +327,7 @@ def evaluate(
         the terms below it in the ontology).
     table
         Store the per-image table (and for a plate or well its summary, as ``NAME-summary``)
-        with ``attach_table`` on the plate or well, on the image, or — for a folder, which holds
+        with ``write_table`` on the plate or well, on the image, or — for a folder, which holds
         no attributes — on every evaluated image (its own rows); ``True`` picks the name
         ``evaluation_<prediction>_vs_<truth>``. A provenance record naming both inputs is
         appended there. None (default) stores nothing.
@@ -471,13 +471,13 @@ def _store(
     overwrite: bool,
 ) -> tuple[str, ...]:
     from .. import provenance
-    from ..metadata import attach_table
+    from ..metadata import write_table
     from ..nodes import update_attributes
 
     def write(url_loc: Location, rows: Any, with_summary: bool, inputs: list[dict[str, Any]]) -> str:
-        attach_table(url_loc, name, rows, overwrite=overwrite)
+        write_table(rows, url_loc, name=name, overwrite=overwrite)
         if with_summary:
-            attach_table(url_loc, f"{name}-summary", summary, overwrite=overwrite)
+            write_table(summary, url_loc, name=f"{name}-summary", overwrite=overwrite)
         rec = provenance.record("evaluate", parameters, inputs=inputs, started=started, target=url_loc.url)
         update_attributes(url_loc, lambda attrs: provenance.append(attrs, rec), what="record the evaluation on")
         return url_loc.url
