@@ -286,3 +286,41 @@ def test_unreadable_stores_show_a_message(viewer_site, site_server, open_page, t
     assert "ngffstore-index.parquet" in text and "403" in text and "publicly readable" in text
     # nothing else failed: only the host's 403 answers reached the console
     assert all("403" in e for e in page.errors), page.errors
+
+
+def test_plate_without_preview_and_a_float_image(tmp_path, open_page):
+    """A Zarr v2 collection: a plate stored without a preview shows each well's first field; a 2-D
+    float32 image (no c axis) renders as ngffstore renders it."""
+    from httpserver import StaticHTTPServer
+
+    import ngffstore
+    from ngffstore.index import build_index
+    from ngffstore.viewer import write_viewer
+
+    rng = np.random.default_rng(3)
+    fields = [(r, c, 0, (rng.random((64, 80)) * 1000).astype(np.float32)) for r in "AB" for c in "12"]
+    ngffstore.write_plate(fields, str(tmp_path / "p.ome.zarr"), axes="yx", preview=False, progress=False,
+                          ngff_version="0.4")
+    flat = (np.add.outer(np.arange(300), np.arange(200)) / 5.0 + rng.random((300, 200))).astype(np.float32)
+    ngffstore.write_image(flat, str(tmp_path / "flat.ome.zarr"), axes="yx", ngff_version="0.4", progress=False,
+                          min_size=64)
+    build_index(str(tmp_path))
+    write_viewer(str(tmp_path))
+    page = open_page(1000, 700)
+    with StaticHTTPServer(str(tmp_path)) as server:
+        goto(page, server, "#/plate/p.ome.zarr")
+        page.page.wait_for_function(
+            "document.querySelectorAll('.ngff-well .ngff-thumb').length === 4 && "
+            "[...document.querySelectorAll('.ngff-well .ngff-thumb')].every(c => c.dataset.state === 'ready')"
+        )
+        wells = page.page.eval_on_selector_all(".ngff-well", "cells => cells.map(c => c.dataset.well)")
+        assert sorted(wells) == ["A01", "A02", "B01", "B02"]
+        assert "no stored preview" in page.page.locator(".ngff-note").inner_text()
+        goto(page, server, "#/image/flat.ome.zarr")
+        wait_map(page)
+        show_region(page, 120, 100, 30, 50, 120, 100)
+        shown = canvas_pixels(page, ".ngff-image canvas")
+    expected = reference_png(str(tmp_path / "flat.ome.zarr"), tmp_path, 30, 50, 120, 100, 0)
+    assert np.abs(shown[..., :3].astype(int) - expected.astype(int)).max() <= 2
+    assert expected.std() > 10  # a gradient, not a flat picture
+    assert_clean(page)

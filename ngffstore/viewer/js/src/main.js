@@ -387,9 +387,11 @@ async function platePage(path, query, route) {
   app.replaceChildren(page);
   const title = el("h1", {}, el("a", { href: "#/" }, config.title || "Collection"), " / ", path);
   page.append(title);
+  const index = await loadIndex().catch(() => []);
+  const known = Number(query.get("zarr")) || index.find((r) => r.plate_path === path)?.zarr_format;
   let group;
   try {
-    group = await readGroup(store, path, Number(query.get("zarr")) || undefined);
+    group = await readGroup(store, path, known); // the format from the index: no probe
   } catch (err) {
     showError(err, page);
     return;
@@ -404,7 +406,6 @@ async function platePage(path, query, route) {
   const rows = plate.rows.map((r) => r.name);
   const cols = plate.columns.map((c) => c.name);
   const wellName = (r, c) => `${r}${String(c).padStart(2, "0")}`;
-  const index = await loadIndex().catch(() => []);
   const fieldsOf = (wellPath) => index.filter((r) => r.plate_path === path && r.path.startsWith(`${path}/${wellPath}/`));
 
   // the grid of wells (HTML: every well, its fields as links)
@@ -416,8 +417,12 @@ async function platePage(path, query, route) {
       const well = wellsAt.get(`${ri},${ci}`);
       if (!well) return el("td", { class: "ngff-no-well" });
       const fields = fieldsOf(well.path);
+      const first = fields[0]?.path || `${path}/${well.path}/0`;
       return el("td", { class: "ngff-well", "data-well": wellName(r, c) },
         el("div", { class: "ngff-well-name" }, wellName(r, c)),
+        // without a stored preview, each well shows its first field (its lowest level)
+        meta.ngffstore.preview ? null : el("a", { href: imageHref(first, fields[0]?.zarr_format || group.format) },
+          lazyThumbnail(first, fields[0]?.zarr_format || group.format, 64)),
         fields.length
           ? fields.map((f) => el("a", { href: imageHref(f.path, f.zarr_format), class: "ngff-field" }, `field ${f.field ?? ""}`))
           : el("a", { href: imageHref(`${path}/${well.path}/0`, group.format), class: "ngff-field" }, "field 0"));
@@ -428,8 +433,8 @@ async function platePage(path, query, route) {
   const mapBox = el("div", { class: "ngff-map", "data-state": "opening" });
   page.append(el("div", { class: "ngff-viewer" }, mapBox, el("aside", { class: "ngff-side" }, grid)));
   if (!previewInfo) {
-    mapBox.dataset.state = "none";
-    mapBox.replaceChildren(el("p", { class: "ngff-map-message" }, "This plate has no stored preview (ngffstore plate preview writes one); open a field from the grid."));
+    mapBox.replaceWith(el("p", { class: "ngff-note" },
+      "This plate has no stored preview ('ngffstore plate preview PLATE' writes one): each well shows its first field."));
     return;
   }
   let preview;
