@@ -446,3 +446,20 @@ def test_parser_failures_are_input_errors(folder):
 
     with pytest.raises(InputError, match="key-value 'k'"):
         assemble(folder.root, "/nonexistent/never", parser=bad_value)
+
+
+def test_library_import_leaves_the_command_line_alone():
+    """Importing the library function does not import ngffstore.cli (whose import hides xarray and
+    scipy from dask.array): a library user gets dask as it comes."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from converters.assemble import assemble\n"
+        "from ngffstore.plugins import converters\n"
+        "assert converters().assemble is assemble\n"
+        "assert 'ngffstore.cli' not in sys.modules, 'the CLI was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
