@@ -55,9 +55,9 @@ def canvas_pixels(page, selector: str) -> np.ndarray:
     return np.asarray(PILImage.open(io.BytesIO(data)).convert("RGBA"))
 
 
-def reference_png(url: str, tmp_path, x: int, y: int, w: int, h: int, level: int) -> np.ndarray:
-    out = tmp_path / f"ref-{level}-{x}-{y}.png"
-    argv = ["window", url, "--x", x, "--y", y, "--width", w, "--height", h, "--level", level, "-o", out]
+def reference_png(url: str, tmp_path, x: int, y: int, w: int, h: int, level: int, *extra) -> np.ndarray:
+    out = tmp_path / f"ref-{level}-{x}-{y}-{'-'.join(map(str, extra))}.png"
+    argv = ["window", url, "--x", x, "--y", y, "--width", w, "--height", h, "--level", level, *extra, "-o", out]
     assert main([str(a) for a in argv]) == 0
     return np.asarray(PILImage.open(out).convert("RGB"))
 
@@ -323,4 +323,24 @@ def test_plate_without_preview_and_a_float_image(tmp_path, open_page):
     expected = reference_png(str(tmp_path / "flat.ome.zarr"), tmp_path, 30, 50, 120, 100, 0)
     assert np.abs(shown[..., :3].astype(int) - expected.astype(int)).max() <= 2
     assert expected.std() > 10  # a gradient, not a flat picture
+    assert_clean(page)
+
+
+def test_z_slider_shows_another_plane(viewer_site, site_server, open_page, tmp_path):
+    path = "extra/sharded-gzip.ome.zarr"  # z, y, x with 3 planes: the page opens on the middle one
+    page = open_page(1000, 700)
+    goto(page, site_server, f"#/image/{path}")
+    wait_map(page)
+    assert page.page.get_attribute('input[data-axis="z"]', "value") == "1"
+    page.page.evaluate(
+        """() => { const s = document.querySelector('input[data-axis="z"]'); s.value = '0';
+                   s.dispatchEvent(new Event('change')); }"""
+    )
+    show_region(page, 120, 100, 40, 46, 120, 100)
+    shown = canvas_pixels(page, ".ngff-image canvas")
+    url = os.path.join(viewer_site["root"], path)
+    first = reference_png(url, tmp_path, 40, 46, 120, 100, 0, "--z", 0)
+    middle = reference_png(url, tmp_path, 40, 46, 120, 100, 0, "--z", 1)
+    assert np.abs(shown[..., :3].astype(int) - first.astype(int)).max() <= 2
+    assert np.abs(first.astype(int) - middle.astype(int)).max() > 50  # the planes differ
     assert_clean(page)

@@ -300,6 +300,26 @@ async function imagePage(path, query, route) {
   });
   side.append(channelBox);
 
+  // z and t: the plane shown (label overlays follow)
+  const labelLayers = new Map();
+  const planeBox = el("fieldset", { class: "ngff-planes" }, el("legend", {}, "Plane"));
+  for (const [axis, size] of [["z", image.sizeZ], ["t", image.sizeT]]) {
+    if (size <= 1) continue;
+    const value = el("span", { class: "ngff-sub" }, `${image.plane[axis]} / ${size - 1}`);
+    const slider = el("input", { type: "range", min: 0, max: size - 1, value: image.plane[axis], "data-axis": axis });
+    slider.addEventListener("change", () => {
+      image.plane[axis] = Number(slider.value);
+      value.textContent = `${image.plane[axis]} / ${size - 1}`;
+      rebuildImage();
+      for (const [labels, layer] of labelLayers.values()) {
+        labels.plane[axis] = image.plane[axis];
+        layer.setSource(tileSource(labels, world, onError));
+      }
+    });
+    planeBox.append(el("label", {}, `${axis} `, slider, " ", value));
+  }
+  if (planeBox.children.length > 1) side.append(planeBox);
+
   // labels: names from the index row (no probe of labels/ when the index says there are none)
   let labelNames = row ? row.labels : null;
   if (labelNames === null) {
@@ -312,19 +332,19 @@ async function imagePage(path, query, route) {
   }
   if (labelNames.length) {
     const labelBox = el("fieldset", { class: "ngff-label-panel" }, el("legend", {}, "Labels"));
-    const layers = new Map();
     for (const name of labelNames) {
       const box = el("input", { type: "checkbox", "data-label": name });
       box.addEventListener("change", async () => {
         try {
-          if (!layers.has(name)) {
+          if (!labelLayers.has(name)) {
             const labels = await LabelImage.open(store, join(path, "labels", name), image.format);
+            labels.plane = { ...image.plane };
             const layer = tileLayer(tileSource(labels, world, onError), "ngff-labels", 0.5);
             layer.setZIndex(1);
-            layers.set(name, layer);
+            labelLayers.set(name, [labels, layer]);
             map.addLayer(layer);
           }
-          layers.get(name).setVisible(box.checked);
+          labelLayers.get(name)[1].setVisible(box.checked);
         } catch (err) {
           box.checked = false;
           showError(err, page);

@@ -21,6 +21,11 @@ export class MultiscaleImage {
     const image = new this(store, path, group.format, meta);
     image.levels[0].array = await openArray(store, join(path, image.levels[0].path), group.format);
     image.shape = image.levels[0].array.shape;
+    const size = (a) => (image.axes.includes(a) ? image.shape[image.axes.indexOf(a)] : 1);
+    // the plane shown, in level-0 indexes: the middle z and the first t, as ngffstore's PNGs
+    image.plane = { z: Math.floor(size("z") / 2), t: 0 };
+    image.sizeZ = size("z");
+    image.sizeT = size("t");
     return image;
   }
 
@@ -90,8 +95,9 @@ export class MultiscaleImage {
     const arr = await this.level(i);
     const selection = [...this.axes].map((a, k) => {
       if (a === "c") return c;
-      if (a === "z") return Math.floor(arr.shape[k] / 2); // the middle plane, as ngffstore's PNGs
-      if (a === "t") return 0;
+      // a level with fewer z planes (downsampled in z) shows the one holding level 0's plane
+      if (a === "z") return Math.min(arr.shape[k] - 1, Math.floor((this.plane.z * arr.shape[k]) / this.shape[k]));
+      if (a === "t") return Math.min(arr.shape[k] - 1, this.plane.t);
       if (a === "y") return zarr.slice(y0, y1);
       if (a === "x") return zarr.slice(x0, x1);
       return 0;
