@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     # whatever the plate size), else from each field's lowest level that fits
     from PIL import Image as PILImage
 
-    from ngffstore.cli.plate import overview_picture
+    from ngffstore.plate.thumbnail import overview_picture
 
     reg = plate.preview
     mosaic = plate.grid(max(reg.tile) if reg is not None and reg.fresh else 64, gap=2)

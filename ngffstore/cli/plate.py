@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from typing import Any
 
 from ._common import (
     add_output_args,
@@ -217,131 +215,13 @@ def _register_thumbnail(sub: argparse._SubParsersAction) -> None:
 
 
 def run_thumbnail(args: argparse.Namespace) -> int:
-    from ..errors import InputError, RegionError
-    from ..plate import open_plate
+    from ..plate.thumbnail import save_plate_thumbnail
     from .window import parse_channels
 
-    ext = os.path.splitext(args.output)[1].lower()
-    if ext not in (".png", ".tif", ".tiff", ".npy"):
-        raise InputError(f"cannot write {args.output!r}: use a .png, .tif or .npy file name")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {args.output}: the folder {folder} does not exist")
-    if args.gap is not None and args.gap < 0:
-        raise RegionError(f"--gap must be 0 or more pixels, not {args.gap}")
-    channels = parse_channels(args.channel)
-    c: Any = channels[0] if channels and len(channels) == 1 else channels
-    with open_plate(args.url, storage_options=storage_options_for(args.url, args), memory_cap=args.memory_cap) as plate:
-        well = plate.well_ref(args.well) if args.well else None
-        max_size = args.max_size
-        if max_size is None and args.level is None:
-            reg = plate.preview if args.preview else None
-            max_size = max(reg.tile) if reg is not None and reg.fresh else 256
-        gap = args.gap if args.gap is not None else (max(2, (max_size or 64) // 32) if ext == ".png" else 2)
-        mosaic = plate.grid(
-            max_size, level=args.level, c=c, z=args.z, t=args.t, fields=args.field, gap=gap,
-            preview=None if args.preview else False,
-        )
-        data = mosaic.data
-        if well is not None:
-            x, y, _, _ = mosaic.position(mosaic.rows[well.row_index], mosaic.columns[well.column_index])
-            h, w = mosaic.cell
-            data = data[..., y:y + h, x:x + w]
-        pixels = data.compute()
-    what = save_mosaic(
-        mosaic, pixels, args.output, active_only=channels is None, labels=args.labels,
-        well=well.name if well is not None else None,
+    result = save_plate_thumbnail(
+        args.url, args.output, max_size=args.max_size, level=args.level, channels=parse_channels(args.channel),
+        z=args.z, t=args.t, fields=args.field, gap=args.gap, well=args.well, labels=args.labels,
+        preview=args.preview, memory_cap=args.memory_cap, storage_options=storage_options_for(args.url, args),
     )
-    source = "the stored preview" if mosaic.preview else f"level {mosaic.level}"
-    n_r, n_c = len(mosaic.rows), len(mosaic.columns)
-    where = f"well {well.name}" if well is not None else f"{n_r}x{n_c} wells"
-    print(
-        f"wrote {args.output} ({what}) from {source}: {where} of "
-        f"{mosaic.layout[0]}x{mosaic.layout[1]} fields of {mosaic.tile[1]}x{mosaic.tile[0]} px"
-    )
+    print(result.to_text())
     return 0
-
-
-LABEL_BACKGROUND = (0, 0, 0)
-GAP_COLOUR = (48, 48, 48)
-LABEL_COLOUR = (255, 255, 255)
-
-
-def overview_picture(mosaic: Any, pixels: Any, *, active_only: bool = True, labels: bool = True,
-                     well: str | None = None) -> Any:
-    """The RGB overview of a mosaic (or of one well of it, ``well``): channels composited, the
-    gaps between wells grey, and with ``labels`` row and column names in a margin (top, left)
-    and each well's name in its corner when the cell is large enough (a well zoom: the well
-    name on top and each field's path in its tile)."""
-    import numpy as np
-    from PIL import Image as PILImage
-    from PIL import ImageDraw, ImageFont
-
-    from ..image.render import composite
-
-    rgb = composite(pixels, mosaic.axes, mosaic.channels, active_only=active_only)
-    ch, cw = mosaic.cell
-    g = mosaic.gap
-    if well is None and g:
-        for i in range(1, len(mosaic.rows)):
-            y0 = i * (ch + g) - g
-            rgb[y0:y0 + g, :] = GAP_COLOUR
-        for j in range(1, len(mosaic.columns)):
-            x0 = j * (cw + g) - g
-            rgb[:, x0:x0 + g] = GAP_COLOUR
-    if not labels:
-        return rgb
-    font = ImageFont.load_default()
-    text_h = 12
-    if well is not None:
-        top, left = text_h + 2, 0
-    else:
-        left = 6 * max(len(r) for r in mosaic.rows) + 4
-        top = text_h + 2
-    canvas = np.zeros((rgb.shape[0] + top, rgb.shape[1] + left, 3), dtype=np.uint8)
-    canvas[:] = LABEL_BACKGROUND
-    canvas[top:, left:] = rgb
-    picture = PILImage.fromarray(canvas)
-    draw = ImageDraw.Draw(picture)
-    th, tw = mosaic.tile
-    if well is not None:
-        draw.text((2, 1), f"well {well}", fill=LABEL_COLOUR, font=font)
-        for k, path in enumerate(mosaic.fields):
-            fr, fc = divmod(k, mosaic.layout[1])
-            if tw >= 14 and th >= text_h:
-                draw.text((fc * tw + 2, top + fr * th + 1), path, fill=LABEL_COLOUR, font=font)
-        return np.asarray(picture)
-    for j, name in enumerate(mosaic.columns):
-        x = left + j * (cw + g) + cw // 2 - 3 * len(name)
-        draw.text((max(left, x), 1), name, fill=LABEL_COLOUR, font=font)
-    for i, name in enumerate(mosaic.rows):
-        y = top + i * (ch + g) + ch // 2 - text_h // 2
-        draw.text((2, max(top, y)), name, fill=LABEL_COLOUR, font=font)
-    longest = max(len(r) for r in mosaic.rows) + max(len(c) for c in mosaic.columns)
-    if cw >= 6 * longest + 6 and ch >= 2 * text_h:
-        for i, r in enumerate(mosaic.rows):
-            for j, c in enumerate(mosaic.columns):
-                draw.text((left + j * (cw + g) + 2, top + i * (ch + g) + 1), f"{r}{c}", fill=LABEL_COLOUR, font=font)
-    return np.asarray(picture)
-
-
-def save_mosaic(mosaic: Any, pixels: Any, path: str, *, active_only: bool = True, labels: bool = True,
-                well: str | None = None) -> str:
-    """Write a mosaic: ``.png`` colour composite (the image reader's rendering, with gaps and
-    labels: :func:`overview_picture`), else raw values."""
-    import numpy as np
-
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".png":
-        from PIL import Image as PILImage
-
-        rgb = overview_picture(mosaic, pixels, active_only=active_only, labels=labels, well=well)
-        PILImage.fromarray(rgb).save(path)
-        return f"{rgb.shape[1]}x{rgb.shape[0]} RGB"
-    if ext == ".npy":
-        np.save(path, pixels)
-    else:
-        import tifffile
-
-        tifffile.imwrite(path, pixels, metadata={"axes": mosaic.axes.upper()})
-    return f"{'x'.join(map(str, pixels.shape))} {pixels.dtype} ({mosaic.axes})"
