@@ -1,34 +1,10 @@
-"""ROI annotation files <-> :class:`RoiSet` (geometries, terms, properties): no Zarr here.
-
-Formats
--------
-``geojson``
-    A FeatureCollection, a list of Features (QuPath's "export as list"), one Feature or one bare
-    geometry. Terms come from ``properties.classification`` (QuPath: ``{"name": ...}`` or
-    ``{"names": [...]}``, with ``color`` ``[r, g, b]`` or the older ``colorRGB``), or from
-    ``properties.terms`` / ``properties.term``.
-``wkt``
-    One WKT geometry per line (blank lines and lines starting with ``#`` are skipped).
-``csv``
-    A header line, a WKT column (``wkt``, ``geometry``, ``location`` or ``geom``), optional
-    ``id``, ``term``/``terms`` (several separated by ``;``) and ``properties`` (a JSON object)
-    columns; any other column becomes a property (numbers are read as numbers).
-``cytomine``
-    Cytomine annotation JSON: a list of annotations or ``{"collection": [...]}``; each has a
-    ``location`` (WKT) and ``term`` (term ids, resolved with an ontology file, or names).
-    Cytomine's origin is the **bottom left**: ``y`` is converted with the image height
-    (``y' = height - y``) on import and back on export.
-
-Coordinates everywhere else are level-0 pixels, origin top left, x = column, y = row.
-"""
+"""Reading ROI annotation files (GeoJSON, WKT, CSV, Cytomine JSON) and ontology files -> :class:`RoiSet`."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,20 +14,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ngffstore.errors import InputError, InputNotFoundError, NotNgffError
+from ngffstore.errors import InputError, InputNotFoundError
 from ngffstore.ngff import normalize_color
-from ngffstore.rois import (
-    Ontology,
-    RoiLayerSummary,
-    default_term_color,
-    query,
-    read_terms,
-    write_rois,
-)
+from ngffstore.rois import default_term_color
 from ngffstore.storage import Location, storage_errors
-from ngffstore.storage import write_text as store_write_text
 
-from ._io import resolve, short
+from .._io import resolve, short
 
 FORMATS = ("geojson", "wkt", "csv", "cytomine")
 """Formats :func:`read_rois_file` reads and :func:`format_rois` writes."""
@@ -898,162 +866,6 @@ def ontology_from_json(doc: Any, *, source: str = "ontology") -> dict[str, dict[
 
 
 # ---------------------------------------------------------------------------------------------
-# writing
-# ---------------------------------------------------------------------------------------------
-def format_rois(
-    rois: Any,
-    format: str,
-    *,
-    height: float | None = None,
-    terms_info: Mapping[str, Mapping[str, Any]] | None = None,
-) -> str:
-    """Serialise ROIs (a table with ``id``, ``geometry``, ``terms``, ``properties`` and optionally
-    ``source_id`` columns, e.g. :func:`ngffstore.rois.query`'s DataFrame) as ``format``.
-
-    ``height`` is needed for ``cytomine``; ``terms_info`` gives term colours (GeoJSON) and ids
-    (Cytomine).
-    """
-    info = {k: dict(v) for k, v in (terms_info or {}).items()}
-    geometry = np.asarray(list(rois["geometry"]), dtype=object)
-    ids = [int(v) for v in rois["id"]] if "id" in rois else list(range(1, len(geometry) + 1))
-    terms = (
-        [list(t) if t is not None else [] for t in rois["terms"]]
-        if "terms" in rois
-        else [[]] * len(geometry)
-    )
-    props = (
-        [dict(p) if isinstance(p, Mapping) else {} for p in rois["properties"]]
-        if "properties" in rois
-        else [{}] * len(geometry)
-    )
-    source_ids = list(rois["source_id"]) if "source_id" in rois else [None] * len(geometry)
-    if format == "geojson":
-        return _to_geojson(geometry, ids, terms, props, source_ids, info)
-    if format == "wkt":
-        return "".join(w + "\n" for w in _to_wkt(geometry))
-    if format == "csv":
-        return _to_csv(geometry, ids, terms, props)
-    if format == "cytomine":
-        if height is None:
-            raise InputError("Cytomine export needs the image height to flip y")
-        return _to_cytomine(flip_y(geometry, float(height)), ids, terms, props, info)
-    raise InputError(f"unknown ROI format {format!r}; use one of {', '.join(FORMATS)}")
-
-
-def write_rois_file(rois: Any, path: Any, format: str, **kwargs: Any) -> None:
-    """:func:`format_rois` written to ``path`` (a local path or URL)."""
-    write_text(path, format_rois(rois, format, **kwargs))
-
-
-def write_text(path: Any, text: str, *, storage_options: Mapping[str, Any] | None = None) -> None:
-    """Write ``text`` (UTF-8) to a local path or a URL (:func:`ngffstore.storage.write_text`)."""
-    store_write_text(path, text, storage_options=storage_options)
-
-
-def _to_wkt(geometry: np.ndarray) -> list[str]:
-    if geometry.size == 0:
-        return []
-    return [str(w) for w in shapely.to_wkt(geometry, rounding_precision=-1, trim=True)]
-
-
-def _rgb(color: Any) -> list[int]:
-    hexa = normalize_color(color) or "FFFFFF"
-    return [int(hexa[i : i + 2], 16) for i in (0, 2, 4)]
-
-
-def _to_geojson(
-    geometry: np.ndarray,
-    ids: list[int],
-    terms: list[list[str]],
-    props: list[dict[str, Any]],
-    source_ids: list[Any],
-    info: dict[str, dict[str, Any]],
-) -> str:
-    geoms = shapely.to_geojson(geometry) if geometry.size else []
-    parts = []
-    for i, g in enumerate(geoms):
-        p = {"objectType": "annotation", **props[i]}
-        t = terms[i]
-        if t:
-            color = _rgb((info.get(t[0]) or {}).get("color") or default_term_color(t[0]))
-            p["classification"] = (
-                {"name": t[0], "color": color} if len(t) == 1 else {"names": t, "color": color}
-            )
-        sid = source_ids[i]
-        fid = sid if isinstance(sid, str) and sid else ids[i]
-        parts.append(
-            '{"type":"Feature","id":'
-            + json.dumps(fid)
-            + ',"geometry":'
-            + str(g)
-            + ',"properties":'
-            + json.dumps(p, allow_nan=False, default=str)
-            + "}"
-        )
-    return '{"type":"FeatureCollection","features":[\n' + ",\n".join(parts) + "\n]}\n"
-
-
-def _to_csv(
-    geometry: np.ndarray, ids: list[int], terms: list[list[str]], props: list[dict[str, Any]]
-) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["id", "terms", "wkt", "properties"])
-    for i, wkt in enumerate(_to_wkt(geometry)):
-        writer.writerow(
-            [ids[i], ";".join(terms[i]), wkt, json.dumps(props[i], default=str) if props[i] else ""]
-        )
-    return buf.getvalue()
-
-
-def _to_cytomine(
-    geometry: np.ndarray,
-    ids: list[int],
-    terms: list[list[str]],
-    props: list[dict[str, Any]],
-    info: dict[str, dict[str, Any]],
-) -> str:
-    used = sorted({t for ts in terms for t in ts} | set(info))
-    taken = {int(v["id"]) for v in info.values() if v.get("id") is not None}
-    next_id = max(taken, default=0) + 1
-    term_ids: dict[str, int] = {}
-    for name in used:
-        tid = (info.get(name) or {}).get("id")
-        if tid is None:
-            tid, next_id = next_id, next_id + 1
-        term_ids[name] = int(tid)
-    items = []
-    for i, wkt in enumerate(_to_wkt(geometry)):
-        ann: dict[str, Any] = {
-            "id": ids[i],
-            "location": wkt,
-            "term": [term_ids[t] for t in terms[i]],
-        }
-        rest = dict(props[i])
-        for key in _CYTOMINE_TOP:
-            if f"cytomine_{key}" in rest:
-                ann[key] = rest.pop(f"cytomine_{key}")
-        if rest:
-            ann["properties"] = rest
-        items.append(ann)
-    ontology = [
-        {
-            "id": term_ids[name],
-            "name": name,
-            "color": "#" + ((info.get(name) or {}).get("color") or default_term_color(name)),
-            "parent": term_ids.get((info.get(name) or {}).get("parent") or ""),
-        }
-        for name in used
-    ]
-    return (
-        json.dumps(
-            {"collection": items, "size": len(items), "terms": ontology}, indent=1, default=str
-        )
-        + "\n"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 def _as_2d(geometry: Any) -> np.ndarray:
     arr = np.asarray(geometry, dtype=object)
     if arr.size and shapely.has_z(arr).any():
@@ -1069,191 +881,11 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-
-# ---------------------------------------------------------------------------------------------
-# files <-> ROI layers of a stored image
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class RoiImport:
-    """What :func:`import_rois` did.
-
-    Attributes
-    ----------
-    url
-        The image.
-    layer
-        The layer as stored (:class:`ngffstore.rois.RoiLayerSummary`: count, terms, kind...).
-    count, format
-        The ROIs read from the file and its format.
-    appended
-        The ROIs were added to an existing layer (``append=True``).
-    written
-        False when these same ROIs had been appended to the layer already (a rerun): nothing
-        was written.
-    import_id
-        The import's identity (a hash of the ROIs, terms, kind and author).
-    """
-
-    url: str
-    layer: RoiLayerSummary
-    count: int
-    format: str
-    appended: bool
-    written: bool
-    import_id: str
-
-    def to_text(self) -> str:
-        if not self.written:
-            return (
-                f"nothing to do: these {self.count} ROIs were already added to layer "
-                f"{self.layer.name!r} of {self.url} (import {self.import_id[:12]}; layer has "
-                f"{self.layer.count} ROIs)"
-            )
-        terms = ", ".join(f"{t} {n}" for t, n in sorted(self.layer.terms.items())) or "no terms"
-        verb = "added" if self.appended else "imported"
-        return (
-            f"{verb} {self.count} ROIs ({self.format}) into layer {self.layer.name!r} of {self.url} "
-            f"(now {self.layer.count}; {terms})"
-        )
-
-
-def import_rois(
-    path: Any,
-    url: Any,
-    *,
-    layer: str,
-    format: str = "auto",
-    terms: str | Sequence[str] | None = None,
-    ontology: Any = None,
-    kind: str | None = None,
-    author: str | None = None,
-    overwrite: bool = False,
-    append: bool = False,
-    repair: bool = True,
-    storage_options: Mapping[str, Any] | None = None,
-    input_storage_options: Mapping[str, Any] | None = None,
-) -> RoiImport:
-    """Import the ROIs of an annotation file into layer ``layer`` of the image at ``url``.
-
-    Parameters
-    ----------
-    path
-        A GeoJSON (QuPath), WKT, CSV or Cytomine JSON file (local path or URL).
-    format
-        ``auto`` (from the name, then the content) or one of :data:`FORMATS`. Cytomine
-        coordinates (origin bottom left) are flipped with the image height.
-    terms
-        Terms given to every ROI.
-    ontology
-        An ontology file (ngffstore, Cytomine ontology or term list; path or URL) or terms by
-        name: every term must be in it; Cytomine term ids are resolved with it.
-    kind, author, overwrite, append, repair
-        See :func:`ngffstore.rois.write_rois`.
-    storage_options, input_storage_options
-        fsspec options of the image, and of the annotation and ontology files.
-
-    Raises
-    ------
-    InputError
-        A geometry is invalid, empty or entirely outside the image, or a term is unknown; the
-        message names the feature or line. Nothing is written.
-    """
-    onto = ontology
-    source = None
-    if isinstance(ontology, (str, os.PathLike)):
-        source = os.fspath(ontology)
-        onto = read_ontology_file(ontology, storage_options=input_storage_options)
-    location, text = _read_text(path, input_storage_options)
-    fmt = detect_format(location.name, text) if format in (None, "", "auto") else str(format).lower()
-    height = _image_extent(url, storage_options)[1] if fmt == "cytomine" else None
-    rois = parse_rois(text, format=fmt, height=height, ontology=onto, source=location.url)
-    layer_summary = write_rois(
-        rois, url, layer=layer, kind=kind, author=author, terms=terms,
-        ontology=Ontology.from_dict(onto, source=source) if source is not None else onto,
-        overwrite=overwrite, append=append, repair=repair, storage_options=storage_options,
-    )
-    return RoiImport(
-        url=layer_summary.image,
-        layer=layer_summary,
-        count=len(rois),
-        format=rois.format,
-        appended=append,
-        written=layer_summary.written,
-        import_id=layer_summary.import_id or "",
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoiExport:
-    """What :func:`export_rois` wrote: the ROIs of a layer as text in a format."""
-
-    url: str
-    layer: str
-    format: str
-    count: int
-    text: str
-    path: str | None = None
-    """Where the text was written (None: it was only returned)."""
-
-    def to_text(self) -> str:
-        where = f" to {self.path}" if self.path else ""
-        return f"exported {self.count} ROIs of layer {self.layer!r} as {self.format}{where}"
-
-
-def export_rois(
-    url: Any,
-    path: Any = None,
-    *,
-    layer: str,
-    format: str,
-    terms: str | Sequence[str] | None = None,
-    bbox: Any = None,
-    storage_options: Mapping[str, Any] | None = None,
-    output_storage_options: Mapping[str, Any] | None = None,
-) -> RoiExport:
-    """The ROIs of layer ``layer`` of the image at ``url`` as a GeoJSON, WKT, CSV or Cytomine
-    file (written to ``path`` when given, a local path or URL; always returned as text).
-
-    ``terms`` keeps the ROIs with one of these terms (or a term below it), ``bbox``
-    (``x, y, width, height`` in level-0 pixels) those that intersect it. GeoJSON carries the
-    terms' colours; Cytomine coordinates (origin bottom left) are flipped with the image height.
-    """
-    if format not in FORMATS:
-        raise InputError(f"unknown ROI format {format!r}; use one of {', '.join(FORMATS)}")
-    location = Location.parse(url, storage_options) if isinstance(url, (str, os.PathLike)) else url
-    rois = query(location, layer=layer, terms=terms, bbox=bbox)
-    height = _image_extent(location, storage_options)[1] if format == "cytomine" else None
-    info = {name: term.to_dict() for name, term in read_terms(location).terms.items()}
-    text = format_rois(rois, format, height=height, terms_info=info)
-    if path is not None:
-        write_text(path, text, storage_options=output_storage_options)
-    return RoiExport(
-        url=getattr(location, "url", str(url)), layer=layer, format=format, count=len(rois),
-        text=text, path=os.fspath(path) if path is not None else None,
-    )
-
-
-def _image_extent(url: Any, storage_options: Mapping[str, Any] | None) -> tuple[int, int]:
-    """``(width, height)`` of the image's level 0 in pixels."""
-    from ngffstore.image import image_info
-
-    summary = image_info(url, storage_options=storage_options, stored_bytes=False)
-    if "x" not in summary.axes or "y" not in summary.axes:
-        raise NotNgffError(f"{summary.url} has axes {summary.axes!r}: ROIs need an image with y and x axes")
-    return summary.shape[summary.axes.index("x")], summary.shape[summary.axes.index("y")]
-
-
 __all__ = [
     "FORMATS",
-    "RoiExport",
-    "RoiImport",
     "RoiSet",
-    "default_term_color",
     "detect_format",
-    "export_rois",
     "flip_y",
-    "format_rois",
-    "import_rois",
     "ontology_from_json",
     "parse_csv",
     "parse_cytomine",
@@ -1263,6 +895,4 @@ __all__ = [
     "read_ontology_file",
     "read_rois_file",
     "split_terms",
-    "write_rois_file",
-    "write_text",
 ]
