@@ -127,7 +127,9 @@ class NamePattern:
             return aliases.get(name.lower(), name.lower() if known is not None else name)
 
         def check_known(names: Sequence[str]) -> None:
-            unknown = [n for n in names if known is not None and n not in known]
+            if known is None:
+                return
+            unknown = [n for n in names if n not in known]
             if unknown:
                 raise InputError(
                     f"unknown part {{{unknown[0]}}} in the {what} {text!r}; use "

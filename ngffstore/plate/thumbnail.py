@@ -102,8 +102,8 @@ def save_plate_thumbnail(
         picture=picture,
         source="the stored preview" if mosaic.preview else f"level {mosaic.level}",
         wells=f"well {ref.name}" if ref is not None else f"{len(mosaic.rows)}x{len(mosaic.columns)} wells",
-        layout=tuple(mosaic.layout),
-        tile=tuple(mosaic.tile),
+        layout=(int(mosaic.layout[0]), int(mosaic.layout[1])),
+        tile=(int(mosaic.tile[0]), int(mosaic.tile[1])),
     )
 
 
