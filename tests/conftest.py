@@ -184,6 +184,13 @@ class ReadBackend:
 
 
 @pytest.fixture(scope="session")
+def local_demo(demo_collection: Any) -> ReadBackend:
+    """The demo collection read from its local folder, as a :class:`ReadBackend`."""
+    root = str(demo_collection.root)
+    return ReadBackend("local", root, {}, [], None, root)
+
+
+@pytest.fixture(scope="session")
 def _s3_demo(demo_collection: Any, s3_server: S3TestServer) -> ReadBackend:
     import s3fs
 

@@ -45,10 +45,8 @@ def env(read_backend: Any, request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
-def local(demo_collection: Any) -> Any:
-    from conftest import ReadBackend
-
-    return ReadBackend("local", str(demo_collection.root), {}, [], None, str(demo_collection.root))
+def local(local_demo: Any) -> Any:
+    return local_demo
 
 
 def _same(env: Any, local: Any, argv: list[str], capsys: Any, *, code: int = 0) -> str:
