@@ -14,7 +14,7 @@ then measures on the same cores:
 The machine may be shared: floor, read and convert run one after the other for each size and only
 their ratios are compared.
 
-Run: ``python benchmarks/wsi.py --sizes 20000 40000 [--workdir /tmp/wsi] [--convert-args="..."]``
+Run: ``python benchmarks/wsi.py --sizes 20000 40000 [--rounds 3] [--workdir /tmp/wsi] [--convert-args="..."]``
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def converter_read(path: Path, workers: int) -> tuple[float, float]:
 
     import converters
     from ngffstore.codecs import Compression
+    from ngffstore.image.write import _whole_axes
     from ngffstore.multiscale import Deferred, PyramidSpec, plan_passes
 
     source = converters.open_source(path)
@@ -102,7 +103,8 @@ def converter_read(path: Path, workers: int) -> tuple[float, float]:
     spec = PyramidSpec.build(shape=data.shape, dtype=data.dtype, axes=source.axes,
                              factors=[(1,) * (data.ndim - 2) + (2, 2)] * n,
                              chunks=(1,) * (data.ndim - 2) + (1024, 1024), shards=None,
-                             compression=Compression.parse("zstd"), zarr_format=3, method="mean")
+                             compression=Compression.parse("zstd"), zarr_format=3, method="mean",
+                             whole=_whole_axes(data, source.axes))
     block = plan_passes(spec)[0].block
     regions = [tuple(slice(i * b, (i + 1) * b) for i, b in zip(index, block))
                for index in itertools.product(*(range(-(-s // b)) for s, b in zip(data.shape, block)))]
@@ -135,18 +137,23 @@ def tree_bytes(path: Path) -> int:
 
 
 def main() -> None:
+    import statistics
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[20000, 40000])
     p.add_argument("--workdir", default="/tmp/ngffstore-wsi-bench")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--rounds", type=int, default=1, help="floor and convert alternate this many times per "
+                   "size; ratios are medians of the ratios within each round (a shared machine)")
+    p.add_argument("--no-read", action="store_true", help="skip the converter-only read")
     p.add_argument("--convert-args", default="", help="more options for ngffstore convert, e.g. "
-                   "'--memory-target 48MiB' or '--compression zstd:1'")
+                   "'--memory-target 48MiB' or '--compression zstd:3'")
     args = p.parse_args()
     extra = args.convert_args.split()
     workers = len(os.sched_getaffinity(0))
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    print(f"cores: {workers}; convert {' '.join(extra) or '(defaults)'}")
+    print(f"cores: {workers}; convert {' '.join(extra) or '(defaults)'}; {args.rounds} round(s), medians")
     print("size     source MB stored MB  floor wall/cpu s  read wall/cpu s  ratio wall/cpu  "
           "convert wall/cpu s  ratio wall/cpu  peak RSS MB")
     for size in args.sizes:
@@ -156,13 +163,21 @@ def main() -> None:
             t0 = time.perf_counter()
             make_slide(slide, size)
             print(f"  (wrote {slide} in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-        floor, floor_cpu = decode_floor(slide, workers)
-        read, read_cpu = converter_read(slide, workers)
-        wall, cpu, rss = convert(slide, out, extra)
+        read = read_cpu = float("nan")
+        if not args.no_read:
+            read, read_cpu = converter_read(slide, workers)
+        rounds = []
+        for _ in range(args.rounds):
+            floor, floor_cpu = decode_floor(slide, workers)
+            wall, cpu, rss = convert(slide, out, extra)
+            rounds.append((floor, floor_cpu, wall, cpu, rss))
+        floor, floor_cpu, wall, cpu, rss = (statistics.median(r[i] for r in rounds) for i in range(5))
+        ratio = statistics.median(r[2] / r[0] for r in rounds)
+        ratio_cpu = statistics.median(r[3] / r[1] for r in rounds)
         src, stored = slide.stat().st_size, tree_bytes(out)
         print(f"{size:<8} {src / 1e6:9.0f} {stored / 1e6:9.0f}  {floor:7.1f} / {floor_cpu:6.1f}  "
               f"{read:6.1f} / {read_cpu:6.1f}  {read / floor:6.2f} / {read_cpu / floor_cpu:5.2f}  "
-              f"{wall:8.1f} / {cpu:7.1f}  {wall / floor:6.2f} / {cpu / floor_cpu:5.2f}  {rss / 2**20:11.0f}",
+              f"{wall:8.1f} / {cpu:7.1f}  {ratio:6.2f} / {ratio_cpu:5.2f}  {max(r[4] for r in rounds) / 2**20:11.0f}",
               flush=True)
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)

@@ -34,18 +34,18 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask
-import dask.array as da
 import numpy as np
-from dask.local import get_sync
 
 from . import parallel
 from .chunkio import ChunkWriter
 from .codecs import Compression
 from .pyramid import block_empty, downsample, level_shapes
 from .storage import Location, dump_json, storage_errors
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 PROGRESS_DIR = ".ngffstore-progress"
 DEFAULT_MEMORY_TARGET = 32 * 2**20
@@ -78,6 +78,10 @@ class PyramidSpec:
     method: str
     fill_value: Any = 0
     dimension_names: tuple[str, ...] | None = None
+    #: Axes a block always holds whole (the samples of an interleaved RGB source, which are
+    #: decoded together: splitting them would decode every tile once per part). The block
+    #: plan's byte budget then counts one plane of these axes (see :func:`plan_passes`).
+    whole: tuple[int, ...] = ()
 
     @classmethod
     def build(
@@ -93,6 +97,7 @@ class PyramidSpec:
         zarr_format: int,
         method: str,
         paths: Sequence[str] | None = None,
+        whole: Sequence[int] = (),
     ) -> PyramidSpec:
         shapes = level_shapes(shape, factors)
         levels = []
@@ -112,6 +117,7 @@ class PyramidSpec:
             compression=compression,
             zarr_format=zarr_format,
             method=method,
+            whole=tuple(sorted(int(i) for i in whole)),
         )
 
     def with_paths(self, paths: Sequence[str]) -> PyramidSpec:
@@ -157,7 +163,13 @@ class Pass:
 
 
 def plan_passes(spec: PyramidSpec, memory_target: int = DEFAULT_MEMORY_TARGET) -> list[Pass]:
-    """Split the pyramid into passes whose blocks fit ``memory_target`` bytes."""
+    """Split the pyramid into passes whose blocks fit ``memory_target`` bytes.
+
+    Axes in ``spec.whole`` are held whole by every block and left out of the byte count (an
+    RGB block of ``memory_target`` bytes per sample): reading a third of an interleaved RGB
+    tile costs its whole decoding. A task holds one strip per level of its block (see
+    :func:`write_block`), not the block.
+    """
     itemsize = np.dtype(spec.dtype).itemsize
     n = len(spec.levels)
     passes: list[Pass] = []
@@ -169,7 +181,7 @@ def plan_passes(spec: PyramidSpec, memory_target: int = DEFAULT_MEMORY_TARGET) -
             if k == 0 and n - first > 1:
                 continue
             block = _block_for(spec, first, first + k)
-            nbytes = math.prod(min(b, s) for b, s in zip(block, shape)) * itemsize
+            nbytes = _block_bytes(spec, block, shape, itemsize)
             if best is None or nbytes <= memory_target:
                 best = (k, block)
             if nbytes > memory_target:
@@ -183,12 +195,18 @@ def plan_passes(spec: PyramidSpec, memory_target: int = DEFAULT_MEMORY_TARGET) -
         first = first + k
 
 
+def _block_bytes(spec: PyramidSpec, block: Sequence[int], shape: Sequence[int], itemsize: int) -> int:
+    """Bytes of ``block`` (clipped to ``shape``) counted by the plan: one plane of the whole axes."""
+    return math.prod(min(b, s) for i, (b, s) in enumerate(zip(block, shape)) if i not in spec.whole) * itemsize
+
+
 def _block_for(spec: PyramidSpec, first: int, last: int) -> tuple[int, ...]:
     unit = spec.levels[last].unit
     total = [1] * len(unit)
     for f in spec.factors[first:last]:
         total = [t * fi for t, fi in zip(total, f)]
-    return tuple(u * t for u, t in zip(unit, total))
+    shape = spec.levels[first].shape
+    return tuple(shape[i] if i in spec.whole else u * t for i, (u, t) in enumerate(zip(unit, total)))
 
 
 def _grow(
@@ -201,19 +219,15 @@ def _grow(
     target: int,
 ) -> tuple[int, ...]:
     """Enlarge a small block by whole multiples of itself along z, c, t, then y (fewer tasks)."""
-
-    def nbytes(b: Sequence[int]) -> int:
-        return math.prod(min(x, s) for x, s in zip(b, shape)) * itemsize
-
     out = list(block)
     for name in "zcty":
         i = spec.axes.find(name)
-        if i < 0:
+        if i < 0 or i in spec.whole:
             continue
         while out[i] < shape[i]:
             trial = out.copy()
             trial[i] += block[i]
-            if nbytes(trial) > target:
+            if _block_bytes(spec, trial, shape, itemsize) > target:
                 break
             out = trial
     return tuple(out)
@@ -347,6 +361,9 @@ class Deferred:
         self.array = array
 
     def compute(self) -> np.ndarray:
+        import dask
+        from dask.local import get_sync
+
         array = self.array
         if array.npartitions == 1:
             return np.asarray(array.compute(scheduler=get_sync))
@@ -401,8 +418,8 @@ def _strip_axis(spec: PyramidSpec, pass_: Pass, region: tuple[slice, ...]) -> in
     """The axis a block of ``pass_`` is worked through in strips along (see :func:`write_block`),
     or ``None`` when the block is one strip (or the chunk grids do not nest along any axis)."""
     for ax, r in enumerate(region):
-        if r.stop - r.start <= spec.levels[pass_.first].unit[ax]:
-            continue
+        if ax in spec.whole or r.stop - r.start <= spec.levels[pass_.first].unit[ax]:
+            continue  # strips hold the whole axes whole, as blocks do
         # strips of a level end on its chunks, and on whole windows of the next level's mean
         nested = all(
             (spec.levels[lv].unit[ax] * spec.factors[lv - 1][ax]) % spec.levels[lv - 1].unit[ax] == 0
@@ -629,7 +646,7 @@ class PyramidResult:
 
 
 def write_pyramid(
-    source: da.Array,
+    source: da.Array | np.ndarray,
     location: Location,
     spec: PyramidSpec,
     *,
@@ -647,7 +664,16 @@ def write_pyramid(
     ``sample_planes`` asks for the display sample of the smallest level (see
     :func:`sample_selection`), ``values`` for the distinct values of level 0; blocks skipped on
     resume are read back for those.
+
+    A numpy ``source`` on a local scheduler is written without dask: the same blocks, each
+    :func:`write_block` called in a thread pool (one thread per core), so the stored bytes are
+    those of the dask path. Any other source (or a cluster) goes through dask.
     """
+    in_memory = isinstance(source, np.ndarray) and parallel.parse_scheduler(scheduler) in parallel.LOCAL_THREADS
+    if isinstance(source, np.ndarray) and not in_memory:
+        import dask.array as da
+
+        source = da.from_array(source, chunks=source.shape or 1)
     passes = plan_passes(spec, memory_target)
     grids = [p.grid(spec.levels[p.first].shape) for p in passes]
     total = sum(len(g) for g in grids)
@@ -684,27 +710,21 @@ def write_pyramid(
             bar.update(len(grid) - len(todo))
             if not todo:
                 continue
-            tasks = []
+            calls = []
             for ix in todo:
-                data = Deferred(source[_region(ix, pass_.block, shape)]) if n == 0 else None
-                tasks.append(
-                    dask.delayed(write_block, pure=False)(
-                        data,
-                        location=location,
-                        spec=spec,
-                        pass_=pass_,
-                        index=ix,
-                        token=token,
-                        write_first=(n == 0),
-                        marker=use_markers,
-                        sample=sample,
-                        values=values,
-                        dask_key_name=f"ngffstore-block-{uuid.uuid4().hex[:8]}-{pass_.first}-{'.'.join(map(str, ix))}",
-                    )
-                )
+                data = None
+                if n == 0:
+                    data = source[_region(ix, pass_.block, shape)]
+                    if not in_memory:
+                        data = Deferred(data)
+                calls.append((data, {
+                    "location": location, "spec": spec, "pass_": pass_, "index": ix, "token": token,
+                    "write_first": n == 0, "marker": use_markers, "sample": sample, "values": values,
+                }))
                 if use_markers:
                     result.markers.append(marker_key(token, pass_, ix))
-            for out in _run(tasks, scheduler, bar):
+            outs = _run_threads(calls, scheduler, bar) if in_memory else _run_dask(calls, scheduler, bar)
+            for out in outs:
                 result.sizes.update(out["sizes"])
                 pieces.extend(out["sample"])
                 if out["values"] is not None:
@@ -740,9 +760,36 @@ def _level_values(location: Location, spec: PyramidSpec, level: int) -> np.ndarr
     return np.unique(np.concatenate(out)) if out else np.array([], dtype=spec.dtype)
 
 
-def _run(tasks: list[Any], scheduler: Any, bar: Any) -> list[Any]:
+def _run_dask(calls: list[tuple[Any, dict[str, Any]]], scheduler: Any, bar: Any) -> list[Any]:
+    """:func:`write_block` of every call, as dask tasks on ``scheduler``."""
+    import dask
+
+    tasks = [
+        dask.delayed(write_block, pure=False)(
+            data, **kwargs,
+            dask_key_name=f"ngffstore-block-{uuid.uuid4().hex[:8]}-{kwargs['pass_'].first}-"
+                          f"{'.'.join(map(str, kwargs['index']))}",
+        )
+        for data, kwargs in calls
+    ]
     scheduler = parallel.parse_scheduler(scheduler)
     return parallel.compute(tasks, scheduler=scheduler, bar=bar, prefix="ngffstore-block")
+
+
+def _run_threads(calls: list[tuple[Any, dict[str, Any]]], scheduler: Any, bar: Any) -> list[Any]:
+    """:func:`write_block` of every call in a thread pool (one thread per core; in this thread
+    for one call or the synchronous scheduler), no dask."""
+
+    def one(call: tuple[Any, dict[str, Any]]) -> Any:
+        out = write_block(call[0], **call[1])
+        bar.update(1)
+        return out
+
+    workers = 1 if parallel.parse_scheduler(scheduler) != "threads" else min(len(calls), parallel.cores())
+    if workers <= 1:
+        return [one(call) for call in calls]
+    with ThreadPoolExecutor(workers, thread_name_prefix="ngffstore-block") as pool:
+        return list(pool.map(one, calls))
 
 
 def clear_progress(location: Location, markers: Sequence[str] = ()) -> None:

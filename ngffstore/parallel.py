@@ -7,18 +7,27 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-import dask
-from dask.callbacks import Callback
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any, Self
 
 from .errors import InputError, SchedulerError
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "sync", "single-threaded")
+#: Local schedulers that run in this process's threads (work on numpy data needs no dask there).
+LOCAL_THREADS = ("threads", "synchronous", "sync", "single-threaded")
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def progress_enabled(progress: bool | None) -> bool:
@@ -28,7 +37,32 @@ def progress_enabled(progress: bool | None) -> bool:
     return bool(progress)
 
 
+class _QuietBar:
+    """A progress bar that shows nothing (tqdm's interface, without importing tqdm)."""
+
+    n = 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def make_bar(total: int, desc: str, progress: bool | None, unit: str = "block") -> tqdm:
+    if not progress_enabled(progress):
+        return _QuietBar()  # type: ignore[return-value]
+    from tqdm.auto import tqdm
+
     return tqdm(
         total=total,
         desc=desc,
@@ -40,16 +74,17 @@ def make_bar(total: int, desc: str, progress: bool | None, unit: str = "block") 
     )
 
 
-class _TaskCounter(Callback):
-    def __init__(self, bar: tqdm, prefix: str) -> None:
-        super().__init__()
-        self.bar = bar
-        self.prefix = prefix
+def _task_counter(bar: tqdm, prefix: str) -> Any:
+    """A dask callback advancing ``bar`` once per finished task whose key starts with ``prefix``."""
+    from dask.callbacks import Callback
 
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        name = key[0] if isinstance(key, tuple) else key
-        if isinstance(name, str) and name.startswith(self.prefix):
-            self.bar.update(1)
+    class _TaskCounter(Callback):
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            name = key[0] if isinstance(key, tuple) else key
+            if isinstance(name, str) and name.startswith(prefix):
+                bar.update(1)
+
+    return _TaskCounter()
 
 
 def is_distributed(scheduler: Any) -> bool:
@@ -139,9 +174,11 @@ def compute(tasks: Sequence[Any], *, scheduler: Any, bar: tqdm, prefix: str = "n
                 bar.update(now - done)
                 done = now
             return client.gather(futures)
+    import dask
+
     if isinstance(scheduler, str):
         scheduler = local_get(scheduler)
-    with _TaskCounter(bar, prefix):
+    with _task_counter(bar, prefix):
         return list(dask.compute(*tasks, scheduler=scheduler))
 
 

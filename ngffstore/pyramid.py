@@ -116,8 +116,11 @@ def _views(block: np.ndarray, factors: Sequence[int]) -> list[np.ndarray]:
 
 
 def _accumulator(dtype: np.dtype) -> np.dtype:
+    """A type that holds the sum of a window (at most 8 values: 2 x 2 x 2)."""
     if dtype.kind == "b":
         return np.dtype(np.uint16)
+    if dtype.itemsize == 1:  # 8 x 255 fits 16 bits: half the memory traffic of 32
+        return np.dtype(np.uint16) if dtype.kind == "u" else np.dtype(np.int16)
     if dtype.kind == "u":
         return np.dtype(np.uint64) if dtype.itemsize >= 4 else np.dtype(np.uint32)
     if dtype.kind == "i":

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 import ngffstore
 from converters.base import Source
-from ngffstore import multiscale, samples
+from ngffstore import multiscale
+from ngffstore.demo import samples
 from ngffstore.errors import AxesError, InputError, NotNgffError, OutputExistsError
 
 
@@ -350,3 +351,51 @@ def test_strips_store_the_same_bytes_as_whole_blocks(tmp_path, monkeypatch, shap
     strips, whole = _stored_objects(tmp_path / "strips.zarr"), _stored_objects(tmp_path / "whole.zarr")
     assert strips.keys() == whole.keys() and len(strips) > 4
     assert all(strips[k] == whole[k] for k in strips)
+
+
+class _CountingReads:
+    """An array-like that counts how often each element is read."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.dtype, self.ndim = data, data.shape, data.dtype, data.ndim
+        self.reads = np.zeros(data.shape, dtype=np.int32)
+
+    def __getitem__(self, key):
+        self.reads[key] += 1
+        return self.data[key]
+
+
+@pytest.mark.parametrize("whole_chunks", [True, False])
+def test_interleaved_samples_are_read_once(tmp_path, whole_chunks):
+    """A source whose chunks hold every sample of a pixel (RGB tiles) is read once: blocks keep
+    the samples whole even when a block of all of them exceeds the memory target."""
+    import dask.array as da
+
+    rng = np.random.default_rng(0)
+    src = _CountingReads(rng.integers(0, 256, (3, 1024, 768), dtype=np.uint8))
+    chunks = (3, 256, 256) if whole_chunks else (1, 256, 256)
+    data = da.from_array(src, chunks=chunks, asarray=False)
+    url = str(tmp_path / "rgb.zarr")
+    ngffstore.write_image(data, url, axes="cyx", chunks=256, min_size=64, memory_target=2**19, progress=False)
+    if whole_chunks:
+        assert src.reads.min() == 1 and src.reads.max() == 1
+    else:
+        assert src.reads.max() == 1  # chunks of one sample: blocks may split c, still read once
+    levels = levels_of(url)
+    assert np.array_equal(levels[0], src.data)
+
+
+def test_default_zstd_level_by_data(tmp_path):
+    import zarr
+
+    def level(data, **kw):
+        url = str(tmp_path / f"l{len(os.listdir(tmp_path))}.zarr")
+        ngffstore.write_image(data, url, progress=False, **kw)
+        (codec,) = zarr.open_array(os.path.join(url, "0"), mode="r").compressors
+        return codec.level
+
+    rgb = np.zeros((3, 64, 64), np.uint8)
+    assert level(rgb, axes="cyx") == 1  # 8-bit RGB: bare zstd is level 1
+    assert level(rgb, axes="cyx", compression="zstd:3") == 3
+    assert level(np.zeros((3, 64, 64), np.uint16), axes="cyx") == 3
+    assert level(np.zeros((2, 64, 64), np.uint8), axes="cyx") == 3
