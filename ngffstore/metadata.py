@@ -668,6 +668,49 @@ def attach_table(
     return write_table(table, url, name=name, overwrite=overwrite, storage_options=storage_options)
 
 
+def list_tables(url: Any, *, storage_options: Mapping[str, Any] | None = None) -> dict[str, TableInfo]:
+    """The tables attached to the node at ``url``, by name (one GET: the node's document)."""
+    return dict(sorted(read_metadata(url, storage_options=storage_options).tables.items()))
+
+
+def remove_table(url: Any, name: str, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    """Remove the table ``name`` from the node at ``url``: the attributes first (conditional
+    update, with a provenance record), then its Parquet file.
+
+    Raises
+    ------
+    StoreNotFoundError
+        The node has no table of that name (the message lists those it has).
+    """
+    started = provenance.now()
+    location = Location.parse(url, storage_options)
+    check_table_name(name)
+    record = provenance.record("remove_table", {"name": name}, started=started, target=location.url)
+    removed: str | None = None
+
+    def change(attrs: dict[str, Any]) -> dict[str, Any]:
+        nonlocal removed
+        _check_node(location, attrs, "remove a table")
+        current = Metadata.from_attrs(attrs)
+        if name not in current.tables:
+            available = ", ".join(sorted(current.tables)) or "none"
+            raise StoreNotFoundError(f"no table {name!r} on {location.url} (tables: {available})")
+        removed = current.tables[name].path
+        new = Metadata(
+            key_values=current.key_values,
+            tags=current.tags,
+            description=current.description,
+            tables={k: v for k, v in current.tables.items() if k != name},
+        )
+        return _with_metadata(attrs, new, record)
+
+    written = update_node(location, change, what="remove a table from")
+    if removed is not None and _inside(removed):
+        location.delete(removed)
+    _sync_tables_group(location, written.zarr_format)
+    _touch(location, record, written.zarr_format)
+
+
 def read_table(url: Any, name: str, *, storage_options: Mapping[str, Any] | None = None) -> Any:
     """The table ``name`` attached to the node at ``url``, as a pandas DataFrame."""
     import pyarrow.parquet as pq
@@ -699,11 +742,13 @@ __all__ = [
     "Metadata",
     "TableInfo",
     "attach_table",
+    "list_tables",
     "node_kind",
     "read_group_document",
     "read_metadata",
     "read_object",
     "read_table",
+    "remove_table",
     "sync_consolidated",
     "update_group",
     "update_node",

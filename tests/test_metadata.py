@@ -425,3 +425,24 @@ def test_old_argument_orders_work_with_a_deprecation_warning(image, tmp_path):
     with pytest.warns(DeprecationWarning, match=r"use ngffstore.write_table\(table, url, name=...\)"):
         info = attach_table(image, "legacy", pd.DataFrame({"a": [1, 2]}))
     assert info.rows == 2 and read_table(image, "legacy")["a"].tolist() == [1, 2]
+
+
+def test_list_and_remove_tables(image):
+    from ngffstore.metadata import list_tables, remove_table
+
+    write_table(pd.DataFrame({"a": [1]}), image, name="one")
+    write_table(pd.DataFrame({"b": [2]}), image, name="two")
+    assert list(list_tables(image)) == ["one", "two"]
+    path = list_tables(image)["one"].path
+    remove_table(image, "one")
+    assert list(list_tables(image)) == ["two"] and not os.path.exists(os.path.join(image, path))
+    assert read_table(image, "two")["b"].tolist() == [2]
+    assert read_provenance(image)[-1].operation == "remove_table"
+    with pytest.raises(StoreNotFoundError, match=r"no table 'one' .*tables: two"):
+        remove_table(image, "one")
+    remove_table(image, "two")
+    assert list_tables(image) == {}
+    # the tables group lists what the attributes list
+    with open(os.path.join(image, "tables", "zarr.json")) as f:
+        doc = json.load(f)
+    assert doc["attributes"]["ngffstore"]["tables"] == {}
