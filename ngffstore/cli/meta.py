@@ -121,8 +121,8 @@ def _set(args: argparse.Namespace) -> int:
     if not args.pairs and not args.remove:
         raise ValidationError("give KEY=VALUE pairs to set or --remove KEY")
     meta = write_metadata(
+        _pairs(args.pairs, args.typed),
         args.url,
-        key_values=_pairs(args.pairs, args.typed),
         remove_keys=args.remove,
         storage_options=storage_options_for(args.url, args),
     )
@@ -143,9 +143,9 @@ def _tag(args: argparse.Namespace) -> int:
 
     options = storage_options_for(args.url, args)
     if args.remove:
-        meta = write_metadata(args.url, remove_tags=args.tags, storage_options=options)
+        meta = write_metadata(None, args.url, remove_tags=args.tags, storage_options=options)
     else:
-        meta = write_metadata(args.url, tags=args.tags, storage_options=options)
+        meta = write_metadata(None, args.url, tags=args.tags, storage_options=options)
     print("tags: " + (", ".join(meta.tags) or "(none)"))
     return 0
 
@@ -153,16 +153,24 @@ def _tag(args: argparse.Namespace) -> int:
 def _describe(args: argparse.Namespace) -> int:
     from ..metadata import write_metadata
 
-    meta = write_metadata(args.url, description=args.text, storage_options=storage_options_for(args.url, args))
+    meta = write_metadata(
+        None,
+        args.url,
+        description=args.text,
+        storage_options=storage_options_for(args.url, args),
+    )
     print(f"description: {meta.description or '(none)'}")
     return 0
 
 
 def _attach(args: argparse.Namespace) -> int:
-    from ..metadata import attach_table
+    from ..metadata import write_table
 
-    info = attach_table(
-        args.url, args.name, args.file, overwrite=args.overwrite,
+    info = write_table(
+        args.file,
+        args.url,
+        name=args.name,
+        overwrite=args.overwrite,
         storage_options=storage_options_for(args.url, args),
     )
     print(f"table {info.name}: {info.rows} rows, {len(info.columns)} columns -> {info.path}")

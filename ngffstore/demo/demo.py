@@ -328,7 +328,7 @@ def build_demo(
 
     # (3) the index
     build_index(root.url, storage_options=so, rebuild=True)
-    from ..search import search
+    from ..index.search import search
 
     rows = len(search(root.url, storage_options=so))
     report = DemoReport(
