@@ -184,18 +184,22 @@ def write_viewer(
     check
         Read every indexed image's array documents and refuse codecs the viewer cannot decode.
     storage_options
-        fsspec options for ``s3://`` URLs (``out`` uses the same ones).
+        fsspec options for ``s3://`` URLs (``root`` and ``out`` share them).
     """
     from .. import __version__
 
-    loc = Location.parse(root, storage_options)
+    def parse(url: Any) -> Location:
+        plain = Location.parse(url)  # a local path takes no storage options (they are for s3://)
+        return plain if plain.is_local else Location.parse(url, storage_options)
+
+    loc = parse(root)
     if loc.protocol in ("http", "https"):
         raise InputError(
             f"{loc.url} is read-only over HTTP: run 'ngffstore view' where the collection is written "
             "(a folder or s3://) and publish the files it writes"
         )
     rows, notes = _index_rows(loc)
-    target = loc if out is None else Location.parse(out, storage_options)
+    target = loc if out is None else parse(out)
     if target.is_local and os.path.isfile(target.url):
         raise InputError(f"--out {target.url} is a file: give a folder for the viewer")
     if data_url is None:

@@ -109,7 +109,7 @@ def test_view_refuses_a_codec_the_viewer_lacks(tmp_path, capsys):
 
 
 @pytest.mark.s3
-def test_view_on_s3_writes_typed_objects(s3_bucket, s3_options, s3_server, s3_env, capsys):
+def test_view_on_s3_writes_typed_objects(s3_bucket, s3_options, s3_server, s3_env, capsys, tmp_path):
     import s3fs
 
     root = small_collection(f"s3://{s3_bucket}/coll", storage_options=s3_options)
@@ -128,6 +128,16 @@ def test_view_on_s3_writes_typed_objects(s3_bucket, s3_options, s3_server, s3_en
         "ngffstore-viewer.css": "text/css; charset=utf-8",
     }
     assert page_config(fs.cat(f"{s3_bucket}/coll/index.html").decode())["data"] == "."
+    # a local collection, the viewer written to a bucket that serves it from elsewhere
+    local = small_collection(tmp_path / "coll")
+    code, _out, err = run(capsys, "view", local, "--out", f"s3://{s3_bucket}/site", "--endpoint-url",
+                          s3_server.endpoint_url)
+    assert code != 0 and "--data-url" in err  # no relative path from the bucket to the folder
+    code, _out, err = run(capsys, "view", local, "--out", f"s3://{s3_bucket}/site", "--endpoint-url",
+                          s3_server.endpoint_url, "--data-url", "https://data.example.org/coll/")
+    assert code == 0, err
+    html = fs.cat(f"{s3_bucket}/site/index.html").decode()
+    assert page_config(html)["data"] == "https://data.example.org/coll/"
 
 
 def test_codec_lists_match_the_script():
