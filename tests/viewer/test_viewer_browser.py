@@ -100,6 +100,8 @@ def test_catalogue_lists_every_index_row(viewer_site, site_server, open_page):
         assert level0 == [], level0
     failed = [r for r in log.requests if r.status not in (200, 206)]  # 206: ranges of shards
     assert failed == []
+    fetched = [(r.path, r.range) for r in log.requests]
+    assert len(fetched) == len(set(fetched))  # nothing read twice (the index once for all rows)
     # the filter box keeps the rows whose text matches every word
     page.page.fill(".ngff-filter", "dose_uM=10")
     visible = page.page.eval_on_selector_all(".ngff-row", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.path)")
