@@ -473,7 +473,7 @@ def write_image(
         Chunk and shard shapes (default chunks: 1024 along y/x, 1 elsewhere; shards need 0.5).
     compression
         ``zstd`` (default: level 3; level 1 for 8-bit RGB/RGBA, whose JPEG-born noise level 3
-        compresses about 2% better at 4x the time, see :mod:`ngffstore.codecs`), ``zstd:LEVEL``,
+        compresses 2-7% better at 4x the time, see :mod:`ngffstore.codecs`), ``zstd:LEVEL``,
         ``blosc-lz4``, ``blosc-zstd``, ``gzip`` or ``none``.
     min_size, levels, downsample_z, method
         Levels halve y/x (and z with ``downsample_z``) until the longest y/x edge is at most
