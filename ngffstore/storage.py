@@ -175,7 +175,9 @@ class Location:
         """
         return _get_object(self, key)
 
-    def put(self, key: str, data: bytes, *, if_version: str | None | object = ANY) -> str:
+    def put(
+        self, key: str, data: bytes, *, if_version: str | None | object = ANY, content_type: str | None = None
+    ) -> str:
         """Store ``data`` at ``key`` atomically and return its new version.
 
         A reader never sees a partial object: locally the bytes go to a temporary name in the
@@ -183,9 +185,11 @@ class Location:
         With ``if_version`` the write is conditional: ``None`` means "only if absent", a version
         from :meth:`get_versioned` means "only if unchanged since" (S3 ``If-None-Match`` /
         ``If-Match``; locally a lock on the folder around compare-and-rename).
-        :class:`ConflictError` is raised when the condition fails.
+        :class:`ConflictError` is raised when the condition fails. ``content_type`` sets the
+        object's ``Content-Type`` on S3 (what a static website serves it as); a local file has
+        none.
         """
-        return _put_object(self, key, data, if_version)
+        return _put_object(self, key, data, if_version, content_type)
 
     def delete(self, key: str) -> None:
         """Remove the object at ``key``; nothing happens when it is absent. No probe."""
@@ -480,7 +484,9 @@ def _get_object(location: Location, key: str) -> tuple[bytes | None, str | None]
         raise
 
 
-def _put_object(location: Location, key: str, data: bytes, if_version: Any) -> str:
+def _put_object(
+    location: Location, key: str, data: bytes, if_version: Any, content_type: str | None = None
+) -> str:
     path = _fsspec_path(location, key)
     target = location.child(key) if key else location
     data = bytes(data)
@@ -502,6 +508,8 @@ def _put_object(location: Location, key: str, data: bytes, if_version: Any) -> s
             extra: dict[str, str] = {}
             if conditional:
                 extra = {"IfNoneMatch": "*"} if if_version is None else {"IfMatch": str(if_version)}
+            if content_type:
+                extra["ContentType"] = content_type
 
             async def send() -> str:
                 resp = await fs._call_s3("put_object", Bucket=bucket, Key=s3key, Body=data, **extra)

@@ -142,21 +142,7 @@ def _relative(target: Location, start: Location) -> str | None:
 
 def _put(location: Location, name: str, data: bytes) -> None:
     """Write one file of the viewer (on S3 with its Content-Type, so a static website serves it)."""
-    if location.protocol not in ("s3", "s3a"):
-        location.put(name, data)
-        return
-    from fsspec.asyn import sync
-
-    target = location.child(name)
-    fs = location.fs
-    bucket, key, _ = fs.split_path(target.path)
-
-    async def send() -> None:
-        await fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, ContentType=CONTENT_TYPES[name])
-
-    with storage_errors(target, "write"):
-        sync(fs.loop, send)
-        fs.invalidate_cache(target.path)
+    location.put(name, data, content_type=CONTENT_TYPES[name])
 
 
 def write_viewer(
