@@ -7,30 +7,31 @@ subcommands): it defines ``register(subparsers)``, which adds its parser and set
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any
 
 from .. import __version__
 from ..errors import NgffStoreError
 
 
-def _import_dask_array() -> None:
-    """Import ``dask.array`` without its optional xarray and scipy hooks (command line only).
+@contextlib.contextmanager
+def _plain_dask_array() -> Iterator[None]:
+    """While it holds, ``dask.array`` imports without its optional xarray and scipy hooks.
 
     ``dask.array`` imports xarray (and with it pandas and pyarrow) only to recognise an
     ``xarray.DataArray`` given to ``from_array``, and scipy only to register sparse matrices as
-    chunk types. No command does either, and the two imports cost about 1 s and 80 MB in every
-    command. Both libraries import normally afterwards for the code that uses them. The
-    docstrings dask.array copies from numpy (about 300, each rewritten with regular
-    expressions: a tenth of a second) are kept as numpy has them. Library users
-    (``import ngffstore``) get dask as it comes.
+    chunk types. No command does either, and the two imports cost about 1 s and 80 MB. Both
+    libraries import normally afterwards for the code that uses them. The docstrings
+    dask.array copies from numpy (about 300, each rewritten with regular expressions: a tenth of
+    a second) are kept as numpy has them.
     """
-    if "dask.array" in sys.modules:
-        return
     hidden = [name for name in ("xarray", "scipy") if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # import fails: dask skips the hook
@@ -44,7 +45,7 @@ def _import_dask_array() -> None:
 
     dask.utils._derived_from = plain_doc
     try:
-        import dask.array
+        yield
     finally:
         dask.utils._derived_from = derived
         for name in hidden:
@@ -52,7 +53,61 @@ def _import_dask_array() -> None:
                 del sys.modules[name]
 
 
-_import_dask_array()
+class _PlainDaskArrayLoader:
+    """The loader of ``dask.array``, executing it inside :func:`_plain_dask_array`."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # get_source, is_package... as the real loader has them
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        with _plain_dask_array():
+            self.loader.exec_module(module)
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+
+
+class _DaskArrayFinder:
+    """A ``sys.meta_path`` finder that imports ``dask.array`` the command line's way (see
+    :func:`_plain_dask_array`) when, and only when, something first imports it: a command
+    that never builds a dask array (a small image's ``convert``) does not import dask at all.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if fullname != "dask.array":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec: ModuleSpec | None = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _PlainDaskArrayLoader(spec.loader)  # type: ignore[assignment]
+                return spec
+        return None
+
+
+@contextlib.contextmanager
+def _dask_array_on_first_use() -> Iterator[None]:
+    """Within it, the first import of ``dask.array`` (if any) goes through :class:`_DaskArrayFinder`.
+
+    Command line only: library users (``import ngffstore``) get dask as it comes.
+    """
+    if "dask.array" in sys.modules:
+        yield
+        return
+    finder = _DaskArrayFinder()
+    sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)  # type: ignore[arg-type]
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -102,6 +157,11 @@ def _tune_malloc() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tune_malloc()
+    with _dask_array_on_first_use():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
