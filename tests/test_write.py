@@ -399,3 +399,18 @@ def test_default_zstd_level_by_data(tmp_path):
     assert level(rgb, axes="cyx", compression="zstd:3") == 3
     assert level(np.zeros((3, 64, 64), np.uint16), axes="cyx") == 3
     assert level(np.zeros((2, 64, 64), np.uint8), axes="cyx") == 3
+
+
+def test_negative_translation_is_stored(tmp_path: Path) -> None:
+    from ngffstore import open_image, write_image
+
+    url = str(tmp_path / "shifted.zarr")
+    write_image(np.zeros((16, 16), np.uint8), url, axes="yx", scale={"y": 0.5, "x": 0.5},
+                translation={"y": -3.0, "x": 2.5}, progress=False)
+    doc = json.loads((tmp_path / "shifted.zarr" / "zarr.json").read_text())
+    level0 = doc["attributes"]["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    assert level0[1] == {"type": "translation", "translation": [-3.0, 2.5]}
+    assert open_image(url).levels[0].translation == (-3.0, 2.5)
+    with pytest.raises(InputError, match="translation of axis y must be a finite number"):
+        write_image(np.zeros((16, 16), np.uint8), str(tmp_path / "nan.zarr"), axes="yx",
+                    translation={"y": float("nan")}, progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -83,6 +84,15 @@ def parse_scale(value: Any, axes: str) -> dict[str, float]:
     for k, v in out.items():
         if not v > 0:
             raise InputError(f"pixel size of axis {k} must be positive, got {v}")
+    return out
+
+
+def parse_translation(value: Any, axes: str) -> dict[str, float]:
+    """Physical offset of the first pixel per axis; any finite number, negative included."""
+    out = _items(value, axes, "translation")
+    for k, v in out.items():
+        if not math.isfinite(v):
+            raise InputError(f"translation of axis {k} must be a finite number, got {v}")
     return out
 
 

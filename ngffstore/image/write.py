@@ -47,6 +47,7 @@ from .options import (
     parse_axes,
     parse_block_shape,
     parse_scale,
+    parse_translation,
     resolve_shards,
 )
 
@@ -543,7 +544,7 @@ def write_image(
         if u is None:
             raise InputError(f"unknown unit {v!r} for axis {k}; use an NGFF unit such as micrometer or second")
         unit_map[str(k).lower()] = u
-    translation_map = parse_scale(translation, axes_c) if translation is not None else {}
+    translation_map = parse_translation(translation, axes_c) if translation is not None else {}
     factors = level_factors(shape, axes_c, min_size=min_size, downsample_z=downsample_z, max_levels=levels)
     spec = PyramidSpec.build(
         shape=shape, dtype=array.dtype, axes=axes_c, factors=factors, chunks=chunk_shape,
