@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from ._common import (
     add_run_args,
@@ -143,61 +142,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def label_info(labels: Any) -> dict[str, Any]:
-    """What ``labels info`` prints, as a JSON-able dict."""
-    stats = (labels.metadata.get("label_values") or {}) if isinstance(labels.metadata, dict) else {}
-    if "count" not in stats:
-        values = labels.values()
-        stats = {"count": int(values.size)}
-        if values.size:
-            stats.update(min=values.min().item(), max=values.max().item())
-    colors = labels.colors
-    props = labels.properties
-    columns = sorted({k for p in props.values() for k in p})
-    return {
-        "name": labels.label_name,
-        "url": labels.url,
-        "axes": labels.axes,
-        "dtype": str(labels.dtype),
-        "levels": [
-            {"path": lv.path, "shape": list(lv.shape), "chunks": list(lv.chunks),
-             "shards": list(lv.shards) if lv.shards else None, "scale": list(lv.scale)}
-            for lv in labels.levels
-        ],
-        "units": labels.units,
-        "values": stats,
-        "colors": len(colors),
-        "properties": {"labels": len(props), "columns": columns},
-        "downsampling": labels.multiscale.type,
-    }
-
-
 def run_info(args: argparse.Namespace) -> int:
-    from ..labels import open_labels
+    from ..labels import labels_info
 
-    labels = open_labels(args.image, args.name, storage_options=_options(args))
-    info = label_info(labels)
-    if args.json:
-        print(json.dumps(info, indent=2, default=str))
-        return 0
-    stats = info["values"]
-    span = f" ({stats['min']} to {stats['max']})" if "min" in stats else ""
-    lines = [
-        f"label     {info['name']}",
-        f"url       {info['url']}",
-        f"axes      {info['axes']}   dtype {info['dtype']}   downsampling {info['downsampling']}",
-        f"values    {stats['count']}{span}",
-        f"colours   {info['colors']}",
-        f"properties {info['properties']['labels']} labels"
-        + (f"; columns: {', '.join(info['properties']['columns'])}" if info["properties"]["columns"] else ""),
-        "levels",
-    ]
-    for i, lv in enumerate(info["levels"]):
-        shape = "x".join(map(str, lv["shape"]))
-        chunks = "x".join(map(str, lv["chunks"]))
-        scale = ", ".join(f"{s:g}" for s in lv["scale"])
-        lines.append(f"  {i}  {shape:>15}  chunks {chunks:<12} scale {scale}")
-    print("\n".join(lines))
+    info = labels_info(args.image, args.name, storage_options=_options(args))
+    print(json.dumps(info.to_dict(), indent=2, default=str) if args.json else info.to_text())
     return 0
 
 

@@ -24,7 +24,9 @@ from .regions import measure_regions
 _LAZY = {
     "Labels": "read",
     "open_labels": "read",
+    "LabelsInfo": "info",
     "LabelsSummary": "info",
+    "labels_info": "info",
     "MAX_GENERATED_COLORS": "write",
     "list_labels": "write",
     "remove_labels": "write",
@@ -32,7 +34,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .info import LabelsSummary
+    from .info import LabelsInfo, LabelsSummary, labels_info
     from .read import Labels, open_labels
     from .write import MAX_GENERATED_COLORS, list_labels, remove_labels, write_labels
 
@@ -43,10 +45,12 @@ __getattr__ = lazy_getattr(__name__, _LAZY)
 __all__ = [
     "MAX_GENERATED_COLORS",
     "Labels",
+    "LabelsInfo",
     "LabelsSummary",
     "check_name",
     "label_color",
     "label_colors",
+    "labels_info",
     "list_labels",
     "measure_regions",
     "open_labels",
