@@ -99,27 +99,19 @@ def _units(pixel_size: str, unit: str) -> dict[str, str]:
 def run_preview(args: argparse.Namespace) -> int:
     """``ngffstore plate preview URL``: check, build or rebuild the stored plate preview."""
     from ..errors import InputError
-    from ..plate.preview import build_preview, check_preview
+    from ..plate.preview import ensure_plate_preview
 
     if args.manifest or args.folder or args.tree or args.pattern:
         raise InputError("'plate preview URL' takes no --manifest/--folder/--tree; give just the plate URL")
     options = storage_options_for(args.preview_url, args)
     if args.check and args.force:
         raise InputError("give --check (only look) or --force (rebuild), not both")
-    if not args.force:  # the full check (one GET per well and field) decides; --force skips it
-        state = check_preview(args.preview_url, storage_options=options)
-        if args.check:
-            print(json.dumps(state.__dict__, default=list) if args.json else state.to_text())
-            return 0 if state.fresh else 1
-        if state.fresh and args.tile is None:
-            print(state.to_text() + "; nothing to do (--force rebuilds it)")
-            return 0
-    summary = build_preview(
-        args.preview_url, tile=args.tile, storage_options=options, scheduler=args.scheduler,
-        progress=args.progress,
+    result = ensure_plate_preview(
+        args.preview_url, check_only=args.check, force=args.force, tile=args.tile, storage_options=options,
+        scheduler=args.scheduler, progress=args.progress,
     )
-    print(json.dumps(summary.__dict__, default=list) if args.json else summary.to_text())
-    return 0
+    print(json.dumps(result.to_dict(), default=list) if args.json and result.has_json else result.to_text())
+    return 0 if result.fresh else 1
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ multiscale image inside the plate group (see ``specs/plate-preview.md``).
   preview's attributes, and registers it in the plate's attributes (conditional update).
 * :func:`check_preview` compares the recorded fingerprints with the fields as stored (one
   GET per well and per field): it finds fields rewritten in place by other tools.
+* :func:`ensure_plate_preview` is the two together (``ngffstore plate preview URL``): check,
+  then build only when the preview is stale or absent (or when forced, or given a tile size).
 
 The registration (read with no request, freshness by the cheap rule) is
 :mod:`ngffstore.plate.registration`; :func:`~ngffstore.plate.grid.preview_mosaic` serves
@@ -308,6 +310,81 @@ def check_preview(url: str | Location, *, storage_options: Mapping[str, Any] | N
     return PreviewCheck(url=plate.url, present=True, fresh=True, reason="", requests=requests)
 
 
+# -- check, then build when needed ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewResult:
+    """What :func:`ensure_plate_preview` did: checked (``check``), built (``built``) or both.
+
+    ``check`` is None when the build was forced (no check made); ``built`` is None when nothing
+    was written (``check_only``, or the preview was fresh).
+    """
+
+    check: PreviewCheck | None
+    built: PreviewSummary | None
+    check_only: bool = False
+
+    @property
+    def fresh(self) -> bool:
+        """The stored preview shows the plate as stored now (after a build it always does): False
+        only when ``check_only`` found it stale or absent (``plate preview --check`` exits 1)."""
+        return self.built is not None or (self.check is not None and self.check.fresh)
+
+    @property
+    def has_json(self) -> bool:
+        """Whether :meth:`to_dict` describes what happened: a check asked for, or a build (the
+        'fresh, nothing to do' answer is text only)."""
+        return self.built is not None or self.check_only
+
+    def to_dict(self) -> dict[str, Any]:
+        """The build's summary when one was made, else the check's."""
+        shown = self.built if self.built is not None else self.check
+        return dict(shown.__dict__) if shown is not None else {}
+
+    def to_text(self) -> str:
+        if self.built is not None:
+            return self.built.to_text()
+        assert self.check is not None
+        if self.check_only:
+            return self.check.to_text()
+        return self.check.to_text() + "; nothing to do (--force rebuilds it)"
+
+
+def ensure_plate_preview(
+    url: str | Location,
+    *,
+    check_only: bool = False,
+    force: bool = False,
+    tile: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    scheduler: Any = None,
+    progress: bool | None = None,
+) -> PreviewResult:
+    """Check the stored preview of the plate at ``url``, and build it when it is not fresh.
+
+    ``check_only``: only check (:func:`check_preview`, one GET per well and per field), write
+    nothing. ``force``: build without checking. Otherwise the full check decides, and a fresh
+    preview is kept unless ``tile`` asks for another tile size.
+
+    Raises
+    ------
+    InputError
+        ``check_only`` and ``force`` both given; or what :func:`build_preview` raises.
+    NotNgffError
+        ``url`` is not a plate.
+    """
+    if check_only and force:
+        raise InputError("check_only only looks and force rebuilds: give one of them, not both")
+    state = None
+    if not force:
+        state = check_preview(url, storage_options=storage_options)
+        if check_only or (state.fresh and tile is None):
+            return PreviewResult(check=state, built=None, check_only=check_only)
+    summary = build_preview(url, tile=tile, storage_options=storage_options, scheduler=scheduler, progress=progress)
+    return PreviewResult(check=state, built=summary)
+
+
 def mark_fields_changed(url: str | Location, *, storage_options: Mapping[str, Any] | None = None) -> None:
     """Tell the plate that some of its fields were rewritten: the generation counter is bumped
     (one conditional read-modify-write), so every reader sees the preview as stale."""
@@ -318,10 +395,12 @@ def mark_fields_changed(url: str | Location, *, storage_options: Mapping[str, An
 __all__ = [
     "PREVIEW_PATH",
     "PreviewCheck",
+    "PreviewResult",
     "PreviewSummary",
     "Registration",
     "build_preview",
     "check_preview",
+    "ensure_plate_preview",
     "mark_fields_changed",
     "registered_preview",
 ]
