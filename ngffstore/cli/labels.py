@@ -159,17 +159,13 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_regions(args: argparse.Namespace) -> int:
-    from ..errors import StorageAccessError
-    from ..labels import open_labels
+    from ..labels import export_regions
 
-    labels = open_labels(args.image, args.name, storage_options=_options(args))
-    frame = labels.regions(args.level, scheduler=args.scheduler, progress=None)
-    if args.output:
-        try:
-            frame.to_csv(args.output, index=False)
-        except OSError as exc:
-            raise StorageAccessError(f"cannot write {args.output}: {exc.strerror or exc}; choose another path") from None
-        print(f"{len(frame)} labels measured; wrote {args.output}", file=sys.stderr)
+    result = export_regions(
+        args.image, args.name, args.output, level=args.level, scheduler=args.scheduler, storage_options=_options(args)
+    )
+    if result.text is not None:
+        sys.stdout.write(result.text)
     else:
-        frame.to_csv(sys.stdout, index=False)
+        print(result.to_text(), file=sys.stderr)
     return 0

@@ -6,9 +6,9 @@ resampling, plus colours, properties and chunk-wise :meth:`Labels.regions`.
 
 The layers inside: ``layout`` (names, the ``labels`` group), ``colors``, ``properties``,
 ``regions`` and ``_verbs`` (what a label reader adds) sit below the image reader, which
-assembles :class:`Labels`; ``read`` (:func:`open_labels`) and ``write`` sit above it. The
-names from ``read``, ``write`` and ``info`` load on first use, so importing a low module of
-this package never imports the image reader.
+assembles :class:`Labels`; ``read`` (:func:`open_labels`), ``write``, ``info``
+(:func:`labels_info`) and ``measure`` (:func:`export_regions`) sit above it. Their names
+load on first use, so importing a low module of this package never imports the image reader.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ _LAZY = {
     "LabelsInfo": "info",
     "LabelsSummary": "info",
     "labels_info": "info",
+    "RegionsExport": "measure",
+    "export_regions": "measure",
     "MAX_GENERATED_COLORS": "write",
     "list_labels": "write",
     "remove_labels": "write",
@@ -35,6 +37,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .info import LabelsInfo, LabelsSummary, labels_info
+    from .measure import RegionsExport, export_regions
     from .read import Labels, open_labels
     from .write import MAX_GENERATED_COLORS, list_labels, remove_labels, write_labels
 
@@ -47,7 +50,9 @@ __all__ = [
     "Labels",
     "LabelsInfo",
     "LabelsSummary",
+    "RegionsExport",
     "check_name",
+    "export_regions",
     "label_color",
     "label_colors",
     "labels_info",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -9,8 +10,8 @@ import pandas as pd
 import pytest
 
 import ngffstore
-from ngffstore.errors import InputError, StoreNotFoundError
-from ngffstore.labels import LabelsInfo, labels_info, write_labels
+from ngffstore.errors import InputError, StorageAccessError, StoreNotFoundError
+from ngffstore.labels import LabelsInfo, export_regions, labels_info, write_labels
 from ngffstore.nodes import update_attributes
 from ngffstore.storage import Location
 
@@ -94,3 +95,25 @@ def test_labels_info_errors(tmp_path):
         labels_info(url, "nuclei")
     with pytest.raises(InputError):
         labels_info(url, "../cells")
+
+
+def test_export_regions_to_a_file_or_as_text(tmp_path):
+    url = str(tmp_path / "img.zarr")
+    _image_with_labels(url)
+    as_text = export_regions(url, "cells")
+    assert (as_text.rows, as_text.output, as_text.level) == (2, None, 0)
+    assert as_text.to_text() == "2 labels measured"
+    table = pd.read_csv(io.StringIO(as_text.text))
+    assert table["label"].tolist() == [3, 7]
+    assert table["area_px"].tolist() == [18 * 27, 20 * 10]
+    assert table.loc[0, "area"] == pytest.approx(18 * 27 * 0.5 * 0.25)
+    path = tmp_path / "regions.csv"
+    written = export_regions(url, "cells", path, level=1, scheduler="synchronous")
+    assert (written.rows, written.output, written.text, written.level) == (2, str(path), None, 1)
+    assert written.to_text() == f"2 labels measured; wrote {path}"
+    coarse = pd.read_csv(path)
+    assert coarse["label"].tolist() == [3, 7] and coarse["area_px"].tolist() != table["area_px"].tolist()
+    with pytest.raises(StorageAccessError, match="cannot write .*choose another path"):
+        export_regions(url, "cells", tmp_path / "no-such-folder" / "r.csv")
+    with pytest.raises(StoreNotFoundError):
+        export_regions(url, "nuclei")
