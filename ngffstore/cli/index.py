@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.status:
         status = index.index_status(args.root, storage_options=options)
         if args.json:
-            print(json.dumps({**status.__dict__, "current": status.current}, indent=2))
+            print(json.dumps(status.to_dict(), indent=2))
         elif not status.exists:
             raise StoreNotFoundError(status.to_text())
         else:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         check = index.check_index(args.root, storage_options=options)
         if args.json:
-            print(json.dumps({**check.__dict__, "current": check.current}, indent=2))
+            print(json.dumps(check.to_dict(), indent=2))
         elif not check.exists:
             raise StoreNotFoundError(check.to_text())
         else:

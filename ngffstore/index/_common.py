@@ -110,6 +110,10 @@ class IndexStatus:
     def current(self) -> bool:
         return self.exists and not self.pending_changes
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the fields and ``current``."""
+        return {**self.__dict__, "current": self.current}
+
     def to_text(self) -> str:
         if not self.exists:
             return f"no index at {self.root}: {build_hint(self.root)}"
@@ -138,6 +142,10 @@ class IndexCheck:
     @property
     def current(self) -> bool:
         return self.exists and not (self.added or self.removed or self.changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the fields and ``current``."""
+        return {**self.__dict__, "current": self.current}
 
     def to_text(self) -> str:
         if not self.exists:
