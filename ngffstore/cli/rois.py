@@ -231,26 +231,25 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..rois import statistics
+    from ..rois import export_statistics
 
     if not args.urls and not args.collection:
         raise InputError("give one or more image URLs, or --collection ROOT")
     first = args.collection or args.urls[0]
-    df = statistics(
+    to_stdout = args.output in (None, "-")
+    result = export_statistics(
         args.urls,
+        None if to_stdout else args.output,
         collection=args.collection,
         layer=args.layer,
         per_layer=args.per_layer,
         storage_options=storage_options_for(first, args),
+        output_storage_options=None if to_stdout else storage_options_for(args.output, args),
     )
-    text = df.to_csv(index=False, float_format="%.6g")
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
+    if result.text is not None:
+        sys.stdout.write(result.text)
     else:
-        from ..storage import write_text
-
-        write_text(args.output, text, storage_options=storage_options_for(args.output, args))
-        print(f"wrote {len(df)} rows to {args.output}", file=sys.stderr)
+        print(result.to_text(), file=sys.stderr)
     return 0
 
 

@@ -26,7 +26,7 @@ from ._model import (
 )
 from ._node import read_rois_attrs
 from ._query import get_roi, list_layers, list_roi_layers, query, read_rois, read_terms
-from ._stats import find_images, image_statistics, statistics
+from ._stats import StatisticsExport, export_statistics, find_images, image_statistics, statistics
 from ._store import (
     delete_layer,
     load_ontology,
@@ -45,12 +45,14 @@ __all__ = [
     "RoiRepairWarning",
     "RoiLayerSummary",
     "RoisAttrs",
+    "StatisticsExport",
     "Term",
     "crop",
     "crop_box",
     "crop_image",
     "default_term_color",
     "delete_layer",
+    "export_statistics",
     "find_images",
     "from_labels",
     "geometry_mask",

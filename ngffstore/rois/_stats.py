@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ from ..errors import NotNgffError, StorageAccessError, StoreNotFoundError
 from ..ngff import ome_attrs, parse_image_attrs
 from ..nodes import Node, read_group, try_read_node
 from ..paths import unsafe_reason
-from ..storage import Location, storage_errors
+from ..storage import Location, storage_errors, write_text
 from ._model import RoisAttrs
 
 NO_TERM = "(no term)"
@@ -303,4 +304,37 @@ def find_image_nodes(root: Location) -> list[Node]:
     return found
 
 
-__all__ = ["find_images", "image_statistics", "statistics"]
+@dataclass(frozen=True, kw_only=True)
+class StatisticsExport:
+    """What :func:`export_statistics` wrote: the table's rows, and where (or the CSV text)."""
+
+    rows: int
+    output: str | None
+    """The CSV file or object written, or None: the CSV is :attr:`text`."""
+    text: str | None = None
+
+    def to_text(self) -> str:
+        return f"wrote {self.rows} rows to {self.output}" if self.output is not None else f"{self.rows} rows"
+
+
+def export_statistics(
+    urls: Any = (),
+    output: Any = None,
+    *,
+    collection: Any = None,
+    layer: str | Sequence[str] | None = None,
+    per_layer: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    output_storage_options: Mapping[str, Any] | None = None,
+) -> StatisticsExport:
+    """:func:`statistics` as CSV (floats to 6 significant digits), written to ``output`` (a path
+    or URL; None: returned as :attr:`StatisticsExport.text`) (``ngffstore rois stats``)."""
+    df = statistics(urls, collection=collection, layer=layer, per_layer=per_layer, storage_options=storage_options)
+    text = df.to_csv(index=False, float_format="%.6g")
+    if output is None:
+        return StatisticsExport(rows=len(df), output=None, text=text)
+    write_text(output, text, storage_options=output_storage_options)
+    return StatisticsExport(rows=len(df), output=str(output))
+
+
+__all__ = ["StatisticsExport", "export_statistics", "find_images", "image_statistics", "statistics"]
