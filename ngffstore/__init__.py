@@ -39,7 +39,9 @@ _LAZY = {
     "open_image": "image",
     "write_image": "image",
     "Labels": "labels",
+    "LabelsInfo": "labels",
     "LabelsSummary": "labels",
+    "labels_info": "labels",
     "list_labels": "labels",
     "open_labels": "labels",
     "remove_labels": "labels",
@@ -106,7 +108,16 @@ if TYPE_CHECKING:
     )
     from .index import IndexReport, IndexStatus, build_index, check_index, index_status
     from .index.search import Collection, SearchResult, open_collection, search
-    from .labels import Labels, LabelsSummary, list_labels, open_labels, remove_labels, write_labels
+    from .labels import (
+        Labels,
+        LabelsInfo,
+        LabelsSummary,
+        labels_info,
+        list_labels,
+        open_labels,
+        remove_labels,
+        write_labels,
+    )
     from .metadata import (
         Metadata,
         TableInfo,
@@ -159,6 +170,7 @@ __all__ = [
     "InputError",
     "InputNotFoundError",
     "Labels",
+    "LabelsInfo",
     "LabelsSummary",
     "Location",
     "MemoryCapError",
@@ -194,6 +206,7 @@ __all__ = [
     "from_labels",
     "image_info",
     "index_status",
+    "labels_info",
     "list_attachments",
     "list_labels",
     "list_roi_layers",
