@@ -139,12 +139,8 @@ def labels_info(
     ones :func:`~ngffstore.labels.write_labels` recorded; for label images written by other tools
     the distinct values are computed chunk by chunk (every chunk of level 0 is read).
 
-    Raises
-    ------
-    InputError
-        ``name`` is not a plain label name.
-    StoreNotFoundError
-        The image has no label image of that name (the message lists the names it has).
+    Raises what :func:`~ngffstore.labels.open_labels` raises (a name that is not a plain label
+    name, or no label image of that name).
     """
     labels = open_labels(image_url, name, storage_options=storage_options)
     recorded = _recorded_values(labels.metadata)
