@@ -43,7 +43,7 @@ def _plain_dask_array() -> Iterator[None]:
         # an AttributeError (numpy lacks the method) is handled by dask's caller, as before
         return getattr(cls, method.__name__).__doc__ or extra
 
-    dask.utils._derived_from = plain_doc
+    dask.utils._derived_from = plain_doc  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -126,9 +126,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     names = [info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")]
     command = next((a for a in argv or () if not a.startswith("-")), None)
     if command is not None:
-        module = command.split("-", 1)[0]
-        if module in names:
-            importlib.import_module(f"{__name__}.{module}").register(sub)
+        name = command.split("-", 1)[0]
+        if name in names:
+            importlib.import_module(f"{__name__}.{name}").register(sub)
             if command in sub.choices:
                 return parser
         return build_parser()  # a command another module registers, or none: every command
