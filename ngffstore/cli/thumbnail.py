@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .window import add_read_args, open_for, parse_channels, planes_for, write_and_report
+from .window import add_read_args, open_for, parse_channels
 
 ORDER = 31
 
@@ -29,9 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..image.render import save_region
+
     with open_for(args) as image:
-        region = image.thumbnail(
-            args.max_size, c=parse_channels(args.channel), **planes_for(image, args)
+        saved = save_region(
+            image,
+            args.output,
+            max_size=args.max_size,
+            c=parse_channels(args.channel),
+            z=args.z,
+            t=args.t,
+            labels=args.labels,
+            labels_alpha=args.labels_alpha,
         )
-        write_and_report(region, image, args)
+    print(saved.to_text())
     return 0

@@ -8,7 +8,6 @@ raw values.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from ._common import add_storage_args, parse_bytes, storage_options_for
@@ -97,51 +96,21 @@ def open_for(args: argparse.Namespace) -> Any:
     )
 
 
-def planes_for(image: Any, args: argparse.Namespace) -> dict[str, int | None]:
-    """``z``/``t`` to read (:func:`ngffstore.image.render.display_planes`)."""
-    from ..image.render import display_planes
-
-    return display_planes(image.axes, image.shape, args.output, z=args.z, t=args.t)
-
-
-def write_and_report(region: Any, image: Any, args: argparse.Namespace) -> None:
-    from ..image.render import save
-
-    channels = parse_channels(args.channel)
-    decorate = None
-    if getattr(args, "labels", None):
-        if os.path.splitext(args.output)[1].lower() != ".png":
-            from ..errors import InputError
-
-            raise InputError(f"--labels draws on a PNG; {args.output} is not a .png file")
-        labels = image.label(args.labels)  # a wrong name fails before any pixel is read
-        planes = planes_for(image, args)
-
-        def decorate(rgb: Any) -> Any:
-            return labels.overlay(rgb, region, z=planes["z"], t=planes["t"], alpha=args.labels_alpha)
-
-    what = save(region, args.output, active_only=channels is None, decorate=decorate)
-    x, y, w, h = region.bbox
-    shape = "x".join(str(s) for s in region.shape)
-    n_levels = len(image.multiscale.datasets)
-    clipped = ", clipped to the image" if region.clipped else ""
-    print(
-        f"wrote {args.output} ({what}) from level {region.level} of {n_levels} "
-        f"({shape} {region.dtype}, {region.axes}), level-0 region x={x} y={y} w={w} h={h}{clipped}"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..image.render import save_region
+
     with open_for(args) as image:
-        region = image.window(
-            args.x,
-            args.y,
-            args.width,
-            args.height,
+        saved = save_region(
+            image,
+            args.output,
+            bbox=(args.x, args.y, args.width, args.height),
             level=args.level,
             max_size=args.max_size,
             c=parse_channels(args.channel),
-            **planes_for(image, args),
+            z=args.z,
+            t=args.t,
+            labels=args.labels,
+            labels_alpha=args.labels_alpha,
         )
-        write_and_report(region, image, args)
+    print(saved.to_text())
     return 0

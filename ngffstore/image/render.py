@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -131,4 +133,76 @@ def save(
     return f"{shape} {pixels.dtype} ({region.axes})"
 
 
-__all__ = ["auto_window", "composite", "display_plane", "display_planes", "save"]
+@dataclass(frozen=True)
+class SavedRegion:
+    """What :func:`save_region` wrote: the file, a short description, where it was read from."""
+
+    path: str
+    what: str  # e.g. "256x192 RGB" or "2x64x64 uint16 (cyx)"
+    level: int
+    n_levels: int
+    shape: tuple[int, ...]
+    dtype: str
+    axes: str
+    bbox: tuple[int, int, int, int]
+    clipped: bool
+
+    def to_text(self) -> str:
+        x, y, w, h = self.bbox
+        shape = "x".join(str(s) for s in self.shape)
+        clipped = ", clipped to the image" if self.clipped else ""
+        return (
+            f"wrote {self.path} ({self.what}) from level {self.level} of {self.n_levels} "
+            f"({shape} {self.dtype}, {self.axes}), level-0 region x={x} y={y} w={w} h={h}{clipped}"
+        )
+
+
+def save_region(
+    image: Any,
+    path: str | os.PathLike[str],
+    *,
+    bbox: tuple[int, int, int, int] | None = None,
+    max_size: int | None = None,
+    level: int | None = None,
+    c: Any = None,
+    z: int | None = None,
+    t: int | None = None,
+    labels: str | None = None,
+    labels_alpha: float = 0.5,
+) -> SavedRegion:
+    """Read a region of an opened ``image`` and save it to ``path`` (see :func:`save`).
+
+    ``bbox`` (``x, y, width, height``, level-0 pixels) reads ``image.window`` (with ``level`` or
+    ``max_size``); without it, ``image.thumbnail(max_size or 256)``. ``z``/``t`` default as
+    :func:`display_planes` says; all channels are shown when ``c`` is None (else the active ones
+    of those chosen). ``labels`` draws that label image over the picture (PNG only; a wrong
+    name fails before any pixel is read).
+    """
+    out = os.fspath(path)
+    planes = display_planes(image.axes, image.shape, out, z=z, t=t)
+    if bbox is not None:
+        region = image.window(*bbox, level=level, max_size=max_size, c=c, **planes)
+    elif level is not None:
+        raise InputError("a thumbnail is read from the level that fits max_size; give a bbox to choose the level")
+    else:
+        region = image.thumbnail(256 if max_size is None else max_size, c=c, **planes)
+    overlay = None
+    if labels:  # checked before any pixel is read
+        if os.path.splitext(out)[1].lower() != ".png":
+            raise InputError(f"--labels draws on a PNG; {out} is not a .png file")
+        overlay = image.label(labels)
+    decorate = None
+    if overlay is not None:
+
+        def decorate(rgb: np.ndarray) -> np.ndarray:
+            return overlay.overlay(rgb, region, z=planes["z"], t=planes["t"], alpha=labels_alpha)
+
+    what = save(region, out, active_only=c is None, decorate=decorate)
+    return SavedRegion(
+        path=out, what=what, level=region.level, n_levels=len(image.multiscale.datasets),
+        shape=tuple(region.shape), dtype=str(region.dtype), axes=region.axes,
+        bbox=tuple(region.bbox), clipped=bool(region.clipped),
+    )
+
+
+__all__ = ["SavedRegion", "auto_window", "composite", "display_plane", "display_planes", "save", "save_region"]
