@@ -47,27 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..rois import crop
+    from ..rois._image import save_crop
 
-    image = open_for(args)
-    result = crop(
-        image,
+    saved = save_crop(
+        open_for(args),
         args.roi,
+        args.output,
+        what="mask" if args.mask else ("alpha" if args.alpha else "image"),
         layer=args.layer,
         max_size=args.max_size,
         increase_area=args.increase_area,
-        mask=True,
-        alpha=args.alpha,
         level=args.level,
         c=parse_channels(args.channel),
         z=args.z,
         t=args.t,
     )
-    what = "mask" if args.mask else ("alpha" if args.alpha else "image")
-    text = result.save(args.output, what=what)
-    x, y, w, h = result.bbox
-    print(
-        f"wrote {text} to {args.output} (ROI {args.roi}, level {result.level}, "
-        f"x={x} y={y} w={w} h={h})"
-    )
+    print(saved.to_text())
     return 0

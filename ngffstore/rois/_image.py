@@ -7,7 +7,9 @@ itself (:mod:`ngffstore.rois._crop`) works on an opened image and sits below it,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..image.read import Image, open_image
@@ -56,4 +58,35 @@ def crop(
     return crop_image(opened, roi, **options)
 
 
-__all__ = ["crop"]
+@dataclass(frozen=True)
+class SavedCrop:
+    """What :func:`save_crop` wrote: the file, a short description, the crop's level and box."""
+
+    path: str
+    what: str  # e.g. "64x48 RGB" or "64x48 mask (1200 pixels inside)"
+    roi: Any
+    level: int
+    bbox: tuple[int, int, int, int]
+
+    def to_text(self) -> str:
+        x, y, w, h = self.bbox
+        return f"wrote {self.what} to {self.path} (ROI {self.roi}, level {self.level}, x={x} y={y} w={w} h={h})"
+
+
+def save_crop(
+    image: Any,
+    roi: Any,
+    path: str | os.PathLike[str],
+    *,
+    what: str = "image",
+    storage_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> SavedCrop:
+    """Crop ``image`` around ``roi`` (:func:`crop`) and save it to ``path`` (:meth:`Crop.save`):
+    ``what`` is ``image``, ``mask`` or ``alpha``. ``options`` are :func:`crop`'s."""
+    result = crop(image, roi, storage_options=storage_options, mask=True, alpha=what == "alpha", **options)
+    text = result.save(path, what=what)
+    return SavedCrop(path=os.fspath(path), what=text, roi=roi, level=result.level, bbox=tuple(result.bbox))
+
+
+__all__ = ["SavedCrop", "crop", "save_crop"]
