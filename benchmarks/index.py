@@ -31,10 +31,10 @@ from typing import Any
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 from ngffstore.index import build_index, clear_cache
+from ngffstore.index.search import search
 from ngffstore.journal import notify
 from ngffstore.metadata import Metadata
 from ngffstore.ngff import parse_image_attrs
-from ngffstore.index.search import search
 from ngffstore.storage import Location, storage_options_from_cli
 
 STRAINS = ["BY4741", "BY4742", "W303", "S288C", "SK1"]

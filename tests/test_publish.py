@@ -11,8 +11,8 @@ from rocrate.rocrate import ROCrate
 
 from ngffstore.cli import main
 from ngffstore.errors import InputError
-from ngffstore.publish import CRATE_FILE, parse_license, parse_modality, parse_organism, write_crate
 from ngffstore.index.search import search
+from ngffstore.publish import CRATE_FILE, parse_license, parse_modality, parse_organism, write_crate
 
 ARGS = ["--license", "CC-BY-4.0", "--organism", "NCBITaxon:9606", "--modality", "FBbi:00000246",
         "--name", "Demo study", "--description", "Synthetic cells and a 6-well plate"]

@@ -52,7 +52,6 @@ from .layout import LABELS_GROUP, check_name, read_listing
 from .properties import parse_properties
 from .read import open_labels
 
-
 log = logging.getLogger("ngffstore")
 
 #: Colours are generated for at most this many label values (the smallest ones); other values
@@ -636,7 +635,6 @@ def _read_parent(location: Location) -> _Parent:
     from ..errors import NotNgffError
     from ..ngff import parse_image_attrs
     from ..nodes import read_group
-    from ..paths import check_relative_path
 
     node = read_group(location)
     try:

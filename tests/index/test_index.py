@@ -24,8 +24,6 @@ from ngffstore.index import (
     index_status,
     load_index,
 )
-from ngffstore.journal import notify
-from ngffstore.metadata import write_metadata, write_table
 from ngffstore.index.search import (
     ExpressionError,
     SearchResult,
@@ -33,6 +31,8 @@ from ngffstore.index.search import (
     parse_expression,
     search,
 )
+from ngffstore.journal import notify
+from ngffstore.metadata import write_metadata, write_table
 
 # -- metadata-only synthetic stores -------------------------------------------------------------
 
