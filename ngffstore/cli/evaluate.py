@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from ..errors import InputError
 from ._common import add_storage_args, storage_options_for
 
 ORDER = 48
@@ -46,46 +44,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _check_output(path: str | None, what: str, suffix: str) -> None:
-    if path is None:
-        return
-    if not path.lower().endswith(suffix):
-        raise InputError(f"{what} {path!r} must end with {suffix}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"{what} {path!r}: the folder {folder} does not exist; create it first")
-
-
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
-    from ..parallel import local_cluster
 
-    _check_output(args.output, "--output", ".csv")
-    _check_output(args.plot, "--plot", ".png")
-    table: str | bool | None = None if args.no_table else (args.table or True)
-    with local_cluster(args.local_cluster, args.scheduler) as scheduler:
-        result = evaluate(
-            args.url,
-            prediction=args.prediction,
-            truth=args.truth,
-            threshold=args.threshold,
-            distance=args.distance,
-            per_term=args.per_term,
-            table=table,
-            overwrite=args.overwrite,
-            scheduler=scheduler,
-            progress=args.progress,
-            storage_options=storage_options_for(args.url, args),
-        )
-    if args.output:
-        result.to_csv(args.output)
-    if args.plot:
-        result.plot(args.plot)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(result.to_text())
-        for path in (args.output, args.plot):
-            if path:
-                print(f"wrote {path}")
+    result = evaluate(
+        args.url,
+        prediction=args.prediction,
+        truth=args.truth,
+        threshold=args.threshold,
+        distance=args.distance,
+        per_term=args.per_term,
+        table=None if args.no_table else (args.table or True),
+        overwrite=args.overwrite,
+        scheduler=args.scheduler,
+        local_cluster=args.local_cluster,
+        progress=args.progress,
+        storage_options=storage_options_for(args.url, args),
+        csv=args.output,
+        plot=args.plot,
+    )
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.to_text())
     return 0

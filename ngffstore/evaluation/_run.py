@@ -74,6 +74,7 @@ class Evaluation:
     rows: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     table_name: str | None = None
+    written: tuple[str, ...] = ()  # the CSV and plot files :func:`evaluate` wrote
 
     def to_text(self) -> str:
         s = self.summary.iloc[0]
@@ -95,6 +96,7 @@ class Evaluation:
         if self.stored:
             where = self.stored[0] if len(self.stored) == 1 else f"{len(self.stored)} images"
             lines.append(f"  stored as table {self.table_name!r} on {where}")
+        lines.extend(f"wrote {path}" for path in self.written)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -307,6 +309,9 @@ def evaluate(
     scheduler: Any = None,
     progress: bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    csv: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    local_cluster: int | None = None,
 ) -> Evaluation:
     """Score ``prediction`` against ``truth`` on an image, or on every image / plate field under
     ``url`` that has both (see ``specs/evaluation.md`` for the metrics).
@@ -335,6 +340,14 @@ def evaluate(
         Replace a stored table of the same name.
     scheduler
         ``threads`` (default), ``processes``, ``synchronous``, a dask.distributed address or Client.
+    csv
+        Also write the per-image table to this ``.csv`` file (:meth:`Evaluation.to_csv`).
+    plot
+        Also draw per-image F1 to this ``.png`` file (:meth:`Evaluation.plot`). Both paths are
+        checked (suffix, existing folder) before anything is evaluated; the written ones are in
+        :attr:`Evaluation.written`.
+    local_cluster
+        Run on a dask.distributed LocalCluster of this many worker processes (closed afterwards).
 
     Raises
     ------
@@ -348,6 +361,15 @@ def evaluate(
 
     from .. import parallel, provenance
 
+    _check_output(csv, "--output", ".csv")
+    _check_output(plot, "--plot", ".png")
+    if local_cluster is not None:
+        with parallel.local_cluster(local_cluster, scheduler) as client:
+            return evaluate(
+                url, prediction=prediction, truth=truth, threshold=threshold, distance=distance,
+                per_term=per_term, table=table, overwrite=overwrite, scheduler=client,
+                progress=progress, storage_options=storage_options, csv=csv, plot=plot,
+            )
     pred_spec = SourceSpec.parse(prediction, "prediction")
     truth_spec = SourceSpec.parse(truth, "truth")
     threshold, distance = float(threshold), float(distance)
@@ -422,7 +444,25 @@ def evaluate(
             "images": len(pairs), "skipped": len(skipped),
         }
         result.stored = _store(kind, root, name, frame, summary, pairs, parameters, started, overwrite)
+    written = []
+    if csv is not None:
+        written.append(result.to_csv(csv))
+    if plot is not None:
+        written.append(result.plot(plot))
+    result.written = tuple(written)
     return result
+
+
+def _check_output(path: str | os.PathLike[str] | None, what: str, suffix: str) -> None:
+    """Refuse an output file with another suffix or in a missing folder (before any work)."""
+    if path is None:
+        return
+    path = os.fspath(path)
+    if not path.lower().endswith(suffix):
+        raise InputError(f"{what} {path!r} must end with {suffix}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{what} {path!r}: the folder {folder} does not exist; create it first")
 
 
 def _check_free(kind: str, name: str, attrs: Any, root: Location, pairs: Sequence[Pair]) -> None:
