@@ -89,6 +89,26 @@ def _units(scale: Any, units: Any, axes: str) -> Any:
     return {a: ("second" if a == "t" else units) for a in parse_scale(scale, axes)}
 
 
+def _plate_units(scale: Any, units: Any) -> Any:
+    """``units`` as a mapping for a plate, whose fields' axes are not known yet: one unit name
+    applies to the axes ``scale`` names (unnamed values: y and x, or the trailing ones of
+    t, z, y, x; t in seconds, c never)."""
+    if not isinstance(units, str) or scale is None:
+        return units
+    if isinstance(scale, Mapping):
+        names = [str(a).lower() for a in scale]
+    else:
+        if isinstance(scale, str):
+            parts = [p for p in scale.replace(" ", ",").split(",") if p.strip()]
+        else:
+            parts = [str(v) for v in scale]
+        if parts and all("=" in p for p in parts):
+            names = [p.split("=", 1)[0].strip().lower() for p in parts]
+        else:
+            names = ["y", "x"] if len(parts) <= 2 else ["t", "z", "y", "x"][-len(parts):]
+    return {a: ("second" if a == "t" else units) for a in names if a != "c"}
+
+
 def convert(
     input: str | os.PathLike[str],
     url: str,
@@ -173,7 +193,8 @@ def build_plate(
 ) -> PlateSummary:
     """Write an HCS plate at ``url`` from one layout: a CSV ``manifest``, a ``folder`` of files
     named by ``pattern``, or a folder ``tree`` (``ROW/COL/FIELD``). ``options`` are
-    :func:`ngffstore.write_plate`'s (``rows``, ``columns``, ``name``, ``axes``, field options)."""
+    :func:`ngffstore.write_plate`'s (``rows``, ``columns``, ``name``, ``axes``, field options);
+    ``units`` may be one unit name for the axes ``scale`` names (as for :func:`convert`)."""
     from ngffstore import write_plate
 
     given = [k for k, v in (("manifest", manifest), ("folder", folder), ("tree", tree)) if v]
@@ -194,6 +215,8 @@ def build_plate(
         plate_input = from_pattern(folder, pattern or "", storage_options=input_storage_options)
     else:
         plate_input = from_tree(tree or "", storage_options=input_storage_options)
+    if "units" in options:
+        options["units"] = _plate_units(options.get("scale"), options["units"])
     return write_plate(plate_input, url, **options)
 
 

@@ -85,17 +85,6 @@ def _register_build(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_build)
 
 
-def _units(pixel_size: str, unit: str) -> dict[str, str]:
-    """Units for the axes a ``--pixel-size`` text names (trailing axes when unnamed: y and x,
-    then z), before the fields' axes are known."""
-    parts = [p for p in pixel_size.replace(" ", ",").split(",") if p.strip()]
-    if all("=" in p for p in parts):
-        names = [p.split("=", 1)[0].strip().lower() for p in parts]
-    else:
-        names = ["y", "x"] if len(parts) <= 2 else ["t", "z", "y", "x"][-len(parts):]
-    return {a: ("second" if a == "t" else unit) for a in names if a != "c"}
-
-
 def run_preview(args: argparse.Namespace) -> int:
     """``ngffstore plate preview URL``: check, build or rebuild the stored plate preview."""
     from ..errors import InputError
@@ -131,7 +120,7 @@ def run_build(args: argparse.Namespace) -> int:
     options = output_kwargs(args)  # every field gets the options of convert
     if args.pixel_size is not None:
         options["scale"] = args.pixel_size
-        options["units"] = _units(args.pixel_size, args.unit)
+        options["units"] = args.unit
     if args.channel_names:
         options["channels"] = [c.strip() for c in args.channel_names.split(",")]
     source = args.manifest or args.folder or args.tree
