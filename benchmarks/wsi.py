@@ -1,4 +1,4 @@
-"""Whole-slide conversion: wall time against the JPEG decode floor, peak RSS, stored size.
+"""Whole-slide conversion: wall time against the decode floor, peak RSS, stored size (SVS and CZI).
 
 Generates an SVS-like slide (Aperio description with MPP, 256 x 256 JPEG tiles of RGB, a
 thumbnail) from a few distinct pre-encoded tiles repeated (fast to write, real JPEG to decode),
@@ -11,10 +11,21 @@ then measures on the same cores:
   the writer's work (block copies, zstd encoding, downsampling, durable chunk files);
 - stored bytes against the source file's bytes.
 
+``--formats czi`` does the same for a Zeiss CZI mosaic written with pylibCZIrw: RGB (Bgr24)
+subblocks of 1024 x 1024 (the same repeated JPEG-born pixels), zstd-compressed (libCZI's writer
+encodes zstd only, not JPEG XR as slide scanners do); its floor is every subblock read once through
+pylibCZIrw (one reader per thread, a region equal to the subblock, so libCZI decodes it once and
+composes nothing else).
+
+``--breakdown`` runs the conversion under py-spy (if installed) and sorts the samples of busy
+threads into read/decode, downsample, encode, write+sync and other by the innermost recognised
+frame; a sampling profiler slows the run a little, so the wall/RSS row is from the unprofiled run.
+
 The machine may be shared: floor, read and convert run one after the other for each size and only
 their ratios are compared.
 
-Run: ``python benchmarks/wsi.py --sizes 20000 40000 [--rounds 3] [--workdir /tmp/wsi] [--convert-args="..."]``
+Run: ``python benchmarks/wsi.py --sizes 20000 40000 [--formats svs czi] [--rounds 3] [--workdir /tmp/wsi]
+[--convert-args="..."] [--breakdown]``
 """
 
 from __future__ import annotations
@@ -86,6 +97,63 @@ def decode_floor(path: Path, workers: int) -> tuple[float, float]:
     return elapsed, cpu
 
 
+CZI_TILE = 1024
+
+
+def make_czi(path: Path, size: int) -> None:
+    """A one-scene RGB mosaic of ``CZI_TILE`` subblocks with a scaling, written by pylibCZIrw."""
+    from pylibCZIrw import czi
+
+    tiles = [imagecodecs.jpeg8_decode(t) for t in _tiles()]
+    k = CZI_TILE // TILE
+    big = [np.ascontiguousarray(np.concatenate(
+        [np.concatenate([tiles[(i + 4 * j + v) % VARIANTS] for i in range(k)], 1) for j in range(k)], 0)[..., ::-1])
+        for v in range(4)]  # BGR, as CZI stores it
+    path.unlink(missing_ok=True)
+    with czi.create_czi(str(path), compression_options="zstd0:ExplicitLevel=1") as w:
+        for n, y in enumerate(range(0, size, CZI_TILE)):
+            for m, x in enumerate(range(0, size, CZI_TILE)):
+                tile = big[(n * 3 + m) % 4][: size - y, : size - x]
+                w.write(tile, location=(x, y), plane={"C": 0, "Z": 0, "T": 0})
+        w.write_metadata(document_name="bench", channel_names={0: "RGB"},
+                         scale_x=0.25e-6, scale_y=0.25e-6)
+
+
+def czi_floor(path: Path, workers: int) -> tuple[float, float]:
+    """Wall and CPU seconds of reading every subblock of the CZI once, one pylibCZIrw reader per thread."""
+    import threading
+
+    from pylibCZIrw import czi
+
+    rects = []
+    with czi.open_czi(str(path)) as r:
+
+        def collect(_index, info):
+            rect = info.logicalRect
+            rects.append((rect.x, rect.y, rect.w, rect.h))
+            return True
+
+        r.enumerate_subblocks(collect)
+    local, contexts = threading.local(), []
+
+    def read(rect):
+        reader = getattr(local, "reader", None)
+        if reader is None:
+            context = czi.open_czi(str(path))
+            contexts.append(context)
+            reader = local.reader = context.__enter__()
+        return reader.read(roi=rect, plane={"C": 0, "Z": 0, "T": 0}).shape
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(read, rects, chunksize=8):
+            pass
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    for context in contexts:
+        context.__exit__(None, None, None)
+    return elapsed, cpu
+
+
 def converter_read(path: Path, workers: int) -> tuple[float, float]:
     """Wall and CPU seconds of reading level 0 through the converter in the writer's blocks."""
     import itertools
@@ -132,6 +200,45 @@ def convert(path: Path, out: Path, extra: list[str] = ()) -> tuple[float, float,
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
+_STAGES = (  # (stage, substrings of a py-spy frame "function (file:line)"), innermost match wins
+    ("write+sync", ("sync (ngffstore/chunkio", "_put_local", "_make_folder", "_pipe (", "fdatasync")),
+    ("encode", ("encode (ngffstore/chunkio", "_encode_with_zarr", "zstd")),
+    ("downsample", ("downsample",)),
+    ("chunk copy", ("write (ngffstore/chunkio",)),
+    ("read/decode", ("tifffile", "converters/", "imagecodecs", "pylibCZIrw", "compute (ngffstore/multiscale",
+                     "read (ngffstore/multiscale")),
+    ("imports", ("<frozen importlib._bootstrap",)),
+)
+_IDLE = ("concurrent/futures/thread.py:81)", "(selectors.py", "Condition.wait", "Thread.join", "Event.wait")
+
+
+def breakdown(path: Path, out: Path, extra: list[str] = ()) -> dict[str, float] | None:
+    """Busy thread-seconds and their share per stage of ``ngffstore convert`` under py-spy, or None without it."""
+    import collections
+
+    spy = shutil.which("py-spy")
+    if spy is None:
+        return None
+    shutil.rmtree(out, ignore_errors=True)
+    raw = out.with_suffix(".spy.txt")
+    subprocess.run([spy, "record", "--rate", "50", "--format", "raw", "--output", str(raw), "--",
+                    sys.executable, "-m", "ngffstore", "convert", str(path), str(out), "--no-progress", *extra],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    counts: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if not stack or any(k in frames[-1] for k in _IDLE):  # a thread waiting (py-spy can miss these)
+            continue
+        stage = next((name for frame in reversed(frames) for name, keys in _STAGES
+                      if any(k in frame for k in keys)), "other")
+        counts[stage] += int(n)
+    raw.unlink()
+    shutil.rmtree(out, ignore_errors=True)
+    total = sum(counts.values()) or 1
+    return {"busy s": total / 50, **{name: counts[name] / total for name in [*(s for s, _ in _STAGES), "other"]}}
+
+
 def tree_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -146,6 +253,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=1, help="floor and convert alternate this many times per "
                    "size; ratios are medians of the ratios within each round (a shared machine)")
     p.add_argument("--no-read", action="store_true", help="skip the converter-only read")
+    p.add_argument("--formats", nargs="+", choices=["svs", "czi"], default=["svs"])
+    p.add_argument("--breakdown", action="store_true", help="also run each conversion under py-spy and "
+                   "print the share of busy-thread samples per stage")
     p.add_argument("--convert-args", default="", help="more options for ngffstore convert, e.g. "
                    "'--memory-target 48MiB' or '--compression zstd:3'")
     args = p.parse_args()
@@ -154,35 +264,43 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     print(f"cores: {workers}; convert {' '.join(extra) or '(defaults)'}; {args.rounds} round(s), medians")
-    print("size     source MB stored MB  floor wall/cpu s  read wall/cpu s  ratio wall/cpu  "
+    print("format size     source MB stored MB  floor wall/cpu s  read wall/cpu s  ratio wall/cpu  "
           "convert wall/cpu s  ratio wall/cpu  peak RSS MB")
-    for size in args.sizes:
-        slide = work / f"slide_{size}.svs"
-        out = work / f"slide_{size}.ome.zarr"
-        if not slide.exists():
-            t0 = time.perf_counter()
-            make_slide(slide, size)
-            print(f"  (wrote {slide} in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-        read = read_cpu = float("nan")
-        if not args.no_read:
-            read, read_cpu = converter_read(slide, workers)
-        rounds = []
-        for _ in range(args.rounds):
-            floor, floor_cpu = decode_floor(slide, workers)
-            wall, cpu, rss = convert(slide, out, extra)
-            rounds.append((floor, floor_cpu, wall, cpu, rss))
-        floor, floor_cpu, wall, cpu, rss = (statistics.median(r[i] for r in rounds) for i in range(5))
-        ratio = statistics.median(r[2] / r[0] for r in rounds)
-        ratio_cpu = statistics.median(r[3] / r[1] for r in rounds)
-        src, stored = slide.stat().st_size, tree_bytes(out)
-        print(f"{size:<8} {src / 1e6:9.0f} {stored / 1e6:9.0f}  {floor:7.1f} / {floor_cpu:6.1f}  "
-              f"{read:6.1f} / {read_cpu:6.1f}  {read / floor:6.2f} / {read_cpu / floor_cpu:5.2f}  "
-              f"{wall:8.1f} / {cpu:7.1f}  {ratio:6.2f} / {ratio_cpu:5.2f}  {max(r[4] for r in rounds) / 2**20:11.0f}",
-              flush=True)
-        if not args.keep:
-            shutil.rmtree(out, ignore_errors=True)
-            slide.unlink()
-
+    makers = {"svs": (make_slide, decode_floor), "czi": (make_czi, czi_floor)}
+    for fmt in args.formats:
+        make, floor_of = makers[fmt]
+        for size in args.sizes:
+            slide = work / f"slide_{size}.{fmt}"
+            out = work / f"slide_{size}_{fmt}.ome.zarr"
+            if not slide.exists():
+                t0 = time.perf_counter()
+                make(slide, size)
+                print(f"  (wrote {slide} in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+            read = read_cpu = float("nan")
+            if not args.no_read:
+                read, read_cpu = converter_read(slide, workers)
+            rounds = []
+            for _ in range(args.rounds):
+                floor, floor_cpu = floor_of(slide, workers)
+                wall, cpu, rss = convert(slide, out, extra)
+                rounds.append((floor, floor_cpu, wall, cpu, rss))
+            floor, floor_cpu, wall, cpu, rss = (statistics.median(r[i] for r in rounds) for i in range(5))
+            ratio = statistics.median(r[2] / r[0] for r in rounds)
+            ratio_cpu = statistics.median(r[3] / r[1] for r in rounds)
+            src, stored = slide.stat().st_size, tree_bytes(out)
+            print(f"{fmt:<6} {size:<8} {src / 1e6:9.0f} {stored / 1e6:9.0f}  {floor:7.1f} / {floor_cpu:6.1f}  "
+                  f"{read:6.1f} / {read_cpu:6.1f}  {read / floor:6.2f} / {read_cpu / floor_cpu:5.2f}  "
+                  f"{wall:8.1f} / {cpu:7.1f}  {ratio:6.2f} / {ratio_cpu:5.2f}  "
+                  f"{max(r[4] for r in rounds) / 2**20:11.0f}", flush=True)
+            if not args.keep:
+                shutil.rmtree(out, ignore_errors=True)
+            if args.breakdown:
+                shares = breakdown(slide, out, extra)
+                print("  busy samples: " + ("py-spy not installed" if shares is None else
+                      ", ".join(f"{k} {v:.0%}" if k != "busy s" else f"{v:.1f} thread-s: "
+                                 for k, v in shares.items()).replace(": , ", ": ")), flush=True)
+            if not args.keep:
+                slide.unlink()
 
 if __name__ == "__main__":
     main()
