@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
 from ._common import add_storage_args, storage_options_for
 
@@ -38,67 +36,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _cell(value: Any, sep: str) -> Any:
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        value = value.tolist()
-    if isinstance(value, list):
-        return sep.join(str(v) for v in value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    import math
-
-    if hasattr(value, "isoformat"):
-        return None if str(value) == "NaT" else value.isoformat()
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..index.search import DEFAULT_COLUMNS, ExpressionError, parse_expression, search
-
-    options = storage_options_for(args.root, args)
-    columns: list[str] | None
-    if args.columns:
-        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-    elif args.format == "json":
-        columns = None
-    else:
-        columns = list(DEFAULT_COLUMNS[1:])
-    import warnings
+    from ..index.search import ExpressionError, search_report
 
     try:
-        if args.expression and args.expression.strip() and columns is not None and not args.columns:
-            columns += [c.name for c in parse_expression(args.expression).columns]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = search(args.root, args.expression, columns=columns, storage_options=options, limit=args.limit)
+        report = search_report(
+            args.root,
+            args.expression,
+            columns=args.columns or None,
+            format=args.format,
+            storage_options=storage_options_for(args.root, args),
+            limit=args.limit,
+        )
     except ExpressionError as exc:
         if getattr(exc, "expression", ""):
             print(exc.caret(), file=sys.stderr)
         raise
-    frame = result.loc[:, ~result.columns.duplicated()]
-    if args.format == "json":
-        records = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-        print(json.dumps(records, indent=2, default=str))
-    elif args.format == "csv":
-        print(frame.apply(lambda col: col.map(lambda v: _cell(v, ";"))).to_csv(index=False), end="")
-    elif len(frame):
-        shown = frame.drop(columns=["url"]).apply(lambda col: col.map(lambda v: _cell(v, ", ")))
-        print(shown.to_string(index=False, na_rep="-"))
-    status = result.status
-    print(f"{len(frame)} match(es)", file=sys.stderr)
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):  # not e.g. a library's ResourceWarning
-            print(f"warning: {warning.message}", file=sys.stderr)
-    if status is not None and status.pending:
-        print(
-            f"note: {status.pending_changes} change(s) made since the index was written were read "
-            f"from the store; run 'ngffstore index {args.root}' to fold them in",
-            file=sys.stderr,
-        )
+    print(report.output, end="")
+    for line in report.notes():
+        print(line, file=sys.stderr)
     return 0

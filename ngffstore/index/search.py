@@ -630,6 +630,109 @@ def search(
 
 
 
+# ---------------------------------------------------------------------------------------------
+# search as text (``ngffstore search``)
+# ---------------------------------------------------------------------------------------------
+FORMATS = ("table", "csv", "json")
+
+
+def _cell(value: Any, sep: str) -> Any:
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
+    if isinstance(value, list):
+        return sep.join(str(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    import math
+
+    if hasattr(value, "isoformat"):
+        return None if str(value) == "NaT" else value.isoformat()
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return value.tolist()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class SearchReport:
+    """:func:`search_report`'s answer: the hits, rendered as text, and what to tell about them."""
+
+    root: str
+    result: SearchResult
+    format: str
+    output: str  # the hits as a table, CSV or JSON text ("" for an empty table)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def matches(self) -> int:
+        return int(self.result.shape[0])
+
+    def notes(self) -> list[str]:
+        """The count of hits, the warnings, and a note when the index lags the store."""
+        lines = [f"{self.matches} match(es)"]
+        lines += [f"warning: {w}" for w in self.warnings]
+        status = self.result.status
+        if status is not None and status.pending:
+            lines.append(
+                f"note: {status.pending_changes} change(s) made since the index was written were read "
+                f"from the store; run 'ngffstore index {self.root}' to fold them in"
+            )
+        return lines
+
+
+def search_report(
+    root_url: Any,
+    where: str | None = None,
+    *,
+    columns: Sequence[str] | str | None = None,
+    format: str = "table",
+    storage_options: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+) -> SearchReport:
+    """:func:`search`, rendered as text: ``format`` ``table`` (lists joined by ``", "``, no
+    ``url`` column), ``csv`` (lists joined by ``;``) or ``json`` (records; dates ISO, NaN null).
+
+    ``columns`` (a list or comma-separated text) defaults to :data:`DEFAULT_COLUMNS` plus the
+    columns ``where`` uses, or every column for JSON. The user warnings the search raised
+    (e.g. a stale index row) are collected in :attr:`SearchReport.warnings`, not emitted.
+    """
+    import json
+    import warnings
+
+    if format not in FORMATS:
+        raise ValidationError(f"unknown search output format {format!r}: use one of {', '.join(FORMATS)}")
+    picked: list[str] | None
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if columns is not None:
+        picked = list(columns)
+    elif format == "json":
+        picked = None
+    else:
+        picked = list(DEFAULT_COLUMNS[1:])
+        if where and where.strip():
+            picked += [c.name for c in parse_expression(where).columns]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = search(root_url, where, columns=picked, storage_options=storage_options, limit=limit)
+    frame = result.loc[:, ~result.columns.duplicated()]
+    if format == "json":
+        records = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        output = json.dumps(records, indent=2, default=str) + "\n"
+    elif format == "csv":
+        output = frame.apply(lambda col: col.map(lambda v: _cell(v, ";"))).to_csv(index=False)
+    elif len(frame):
+        shown = frame.drop(columns=["url"]).apply(lambda col: col.map(lambda v: _cell(v, ", ")))
+        output = shown.to_string(index=False, na_rep="-") + "\n"
+    else:
+        output = ""
+    told = tuple(str(w.message) for w in caught if issubclass(w.category, UserWarning))  # not e.g. a ResourceWarning
+    return SearchReport(root=str(root_url), result=result, format=format, output=output, warnings=told)
+
+
 class Collection:
     """A collection root with an index, opened with :func:`open_collection`: search it, open
     its images, see whether the index is current. Picklable (URL and storage options)."""
@@ -697,6 +800,7 @@ __all__ = [
     "Collection",
     "Expression",
     "ExpressionError",
+    "SearchReport",
     "SearchResult",
     "UnknownColumnError",
     "column_kinds",
@@ -706,5 +810,6 @@ __all__ = [
     "parse_expression",
     "resolve_column",
     "search",
+    "search_report",
     "tokenize",
 ]
