@@ -86,7 +86,8 @@ def save_crop(
     ``what`` is ``image``, ``mask`` or ``alpha``. ``options`` are :func:`crop`'s."""
     result = crop(image, roi, storage_options=storage_options, mask=True, alpha=what == "alpha", **options)
     text = result.save(path, what=what)
-    return SavedCrop(path=os.fspath(path), what=text, roi=roi, level=result.level, bbox=tuple(result.bbox))
+    x, y, w, h = result.bbox
+    return SavedCrop(path=os.fspath(path), what=text, roi=roi, level=result.level, bbox=(x, y, w, h))
 
 
 __all__ = ["SavedCrop", "crop", "save_crop"]
