@@ -17,9 +17,11 @@ encodes zstd only, not JPEG XR as slide scanners do); its floor is every subbloc
 pylibCZIrw (one reader per thread, a region equal to the subblock, so libCZI decodes it once and
 composes nothing else).
 
-``--breakdown`` runs the conversion under py-spy (if installed) and sorts the samples of busy
-threads into read/decode, downsample, encode, write+sync and other by the innermost recognised
-frame; a sampling profiler slows the run a little, so the wall/RSS row is from the unprofiled run.
+``--breakdown`` runs the conversion again under py-spy (if installed) and sorts the samples of
+busy threads (running or in disk wait, so the total can exceed the CPU time) into decode (the
+codec call), read other (tiles into chunks into blocks: copies, dask, thread hand-offs),
+downsample, encode, write+sync and imports by the innermost recognised frame; the wall/RSS row
+is from the unprofiled run.
 
 The machine may be shared: floor, read and convert run one after the other for each size and only
 their ratios are compared.
@@ -205,8 +207,9 @@ _STAGES = (  # (stage, substrings of a py-spy frame "function (file:line)"), inn
     ("encode", ("encode (ngffstore/chunkio", "_encode_with_zarr", "zstd")),
     ("downsample", ("downsample",)),
     ("chunk copy", ("write (ngffstore/chunkio",)),
-    ("read/decode", ("tifffile", "converters/", "imagecodecs", "pylibCZIrw", "compute (ngffstore/multiscale",
-                     "read (ngffstore/multiscale")),
+    ("decode", ("imagecodecs/", "pylibCZIrw/")),  # the codec call itself (JPEG tile, CZI subblock)
+    ("read other", ("tifffile", "converters/", "dask/", "compute (ngffstore/multiscale",
+                    "read (ngffstore/multiscale")),  # tiles into chunks into blocks: copies, dask, threads
     ("imports", ("<frozen importlib._bootstrap",)),
 )
 _IDLE = ("concurrent/futures/thread.py:81)", "(selectors.py", "Condition.wait", "Thread.join", "Event.wait")
