@@ -430,35 +430,6 @@ def _strip_axis(spec: PyramidSpec, pass_: Pass, region: tuple[slice, ...]) -> in
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim``, or ``None`` where the C library has none."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
-
-
-def _release_free_memory() -> None:
-    """Hand the memory this process freed back to the system (glibc's ``malloc_trim``).
-
-    A strip's arrays are freed once it is written, but glibc keeps freed blocks of a few MiB in
-    each thread's arena (its trim threshold grows with the largest block freed), so every
-    worker thread would keep a strip's worth of memory it no longer uses; this returns it after
-    each strip. It changes no allocator setting, and does nothing outside glibc.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
 def write_block(
     data: np.ndarray | None,
     *,
@@ -529,7 +500,6 @@ def write_block(
             """Level ``lv`` of the block between ``lo`` and ``hi`` along the strip axis (or whole)."""
             if lv == first:
                 out = read(lo, hi)
-                _release_free_memory()  # what reading used besides ``out``
                 if values and write_first:
                     value_sets.append(np.unique(out))
             else:
@@ -561,7 +531,6 @@ def write_block(
                 unit = spec.levels[last].unit[ax]
                 for lo in range(starts[-1][ax], stops[-1][ax], unit):
                     produce(last, lo, min(lo + unit, stops[-1][ax]))
-                    _release_free_memory()
             for w in writers.values():  # durable and in place before the marker (or the commit)
                 w.sync()
         except BaseException:
