@@ -41,6 +41,11 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="bytes of image data in one block (one task; it holds a strip of it at a time), e.g. 32MiB (default), 256MB",
     )
+    add_progress_args(group)
+
+
+def add_progress_args(group: Any) -> None:
+    """``--progress`` / ``--no-progress`` (default: a bar when the output is a terminal)."""
     bar = group.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")

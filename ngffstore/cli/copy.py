@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_storage_args, storage_options_for
+from ._common import add_progress_args, add_storage_args, storage_options_for
 
 ORDER = 70
 
@@ -41,9 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--shards", default=None, help="shard shape (NGFF 0.5), as for convert")
     r.add_argument("--compression", default=None, help="codec, as for convert")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    bar = p.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
-    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    add_progress_args(p)
     add_storage_args(p)
     p.set_defaults(func=run)
 

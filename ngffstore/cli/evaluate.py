@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_storage_args, storage_options_for
+from ._common import add_progress_args, add_storage_args, storage_options_for
 
 ORDER = 48
 
@@ -37,9 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="threads (default), processes, synchronous or a dask.distributed address (tcp://host:8786)")
     g.add_argument("--local-cluster", type=int, default=None, metavar="N",
                    help="run on a dask.distributed LocalCluster of N worker processes")
-    bar = g.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
-    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    add_progress_args(g)
     add_storage_args(p)
     p.set_defaults(func=run)
 
