@@ -16,9 +16,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import fsspec
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConflictError,
@@ -27,6 +25,9 @@ from .errors import (
     StorageError,
     StoreNotFoundError,
 )
+
+if TYPE_CHECKING:
+    import fsspec
 
 #: Default of :meth:`Location.put` ``if_version``: write unconditionally.
 ANY: object = type("_Any", (), {"__repr__": lambda self: "ANY"})()
@@ -142,6 +143,8 @@ class Location:
     # -- filesystem ---------------------------------------------------------------------
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
+        import fsspec  # not at import: local paths never need it (65 ms)
+
         return fsspec.filesystem(self.protocol, **dict(self.storage_options))
 
     def key(self, key: str) -> str:

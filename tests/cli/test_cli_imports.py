@@ -2,7 +2,8 @@
 
 A command run in a fresh interpreter; the modules it must not load (dask and its cluster
 client for an image small enough to hold in memory, the index's Arrow, data-frame and
-scientific stacks, the progress bar) are looked up in ``sys.modules`` afterwards.
+scientific stacks, the progress bar, numpy's masked arrays) are looked up in ``sys.modules``
+afterwards.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import numpy as np
 import pytest
 import tifffile
 
-HEAVY = ("dask", "distributed", "pyarrow", "pandas", "xarray", "scipy", "tqdm")
+HEAVY = ("dask", "distributed", "pyarrow", "pandas", "xarray", "scipy", "tqdm", "numpy.ma")
 
 PROBE = """
 import json, sys
 from ngffstore.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in %r)}))
+heavy = %r
+print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules
+                                                 if any(m == h or m.startswith(h + ".") for h in heavy))}))
 """
 
 
@@ -60,6 +63,22 @@ def test_convert_below_an_index_journals_the_change(small_tiff, tmp_path):
     fragments = list((root / JOURNAL).iterdir())
     assert len(fragments) == 1
     assert json.loads(fragments[0].read_text())["path"] == "a.zarr"
+
+
+def test_package_import_loads_no_fsspec_numpy_or_zarr(tmp_path):
+    """``import ngffstore`` (storage, errors) is the start of every command: local paths need
+    none of fsspec, numpy or zarr, which load with the code that uses them."""
+    code = (
+        "import sys, json\n"
+        "import ngffstore, ngffstore.storage\n"
+        "location = ngffstore.storage.Location.parse(sys.argv[1])\n"
+        "location.put('doc.json', b'{}')\n"
+        "assert location.get('doc.json') == b'{}'\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'fsspec', 'numpy', 'zarr', 'dask'})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "store")], cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_unknown_command_lists_every_command(tmp_path):
@@ -166,7 +185,8 @@ def test_small_convert_is_the_dask_conversion(tmp_path, options):
     args = ["convert", str(path), "--no-progress", *options]
     result = _run([*args[:2], str(small), *args[2:]], tmp_path)
     assert result["code"] == 0 and result["loaded"] == []
-    unused = tuple(name for name in HEAVY if name != "dask")  # no scheduler asked for: no cluster client
+    # no scheduler asked for: no cluster client (dask.array itself imports numpy.ma)
+    unused = tuple(name for name in HEAVY if name not in ("dask", "numpy.ma"))
     out = subprocess.run([sys.executable, "-c", DASK_PROBE % (unused,), *args[:2], str(forced), *args[2:]],
                          cwd=tmp_path, capture_output=True, text=True, check=True)
     dask_run = json.loads(out.stdout.strip().splitlines()[-1])
