@@ -86,6 +86,16 @@ def _png(data: np.ndarray, name: str) -> bytes:
     return bytes(imagecodecs.png_encode(np.ascontiguousarray(data)))
 
 
+def _computed(data: Any) -> Any:
+    """``data`` in memory; a dask array is computed on local threads (a small image: dask's
+    default scheduler would first look for a ``distributed`` client, importing it, 0.16 s)."""
+    if not hasattr(data, "compute"):
+        return data
+    from .parallel import local_get
+
+    return data.compute(scheduler=local_get("threads"))
+
+
 @data_first("attachments.write_attachments", "attachments")
 def write_attachments(
     attachments: Sequence[Any],
@@ -113,7 +123,7 @@ def write_attachments(
             raise OutputExistsError(
                 f"{location.url} already has an attachment {name!r}; pass overwrite=True to replace it"
             )
-        data = np.asarray(item.data.compute() if hasattr(item.data, "compute") else item.data)
+        data = np.asarray(_computed(item.data))
         path = f"{ATTACHMENTS_DIR}/{name}.png"
         blob = _png(data, name)
         with storage_errors(location, "write"):
