@@ -3,9 +3,10 @@
 - Each scene is a series (``series=i`` is the i-th scene in scene-index order); a file without
   scenes is one series. A scene's extent is its bounding rectangle; mosaics are stitched as
   libCZI composes them (later tiles over earlier ones, background 0 where no tile lies).
-- Level 0 is read in regions of whole dask chunks (about 8 MiB each) through libCZI's
-  composing accessor at zoom 1, so a pyramidal CZI is read at full resolution without loading a
-  whole plane. Each thread keeps its own reader (libCZI readers are not shared across threads).
+- Level 0 is read in regions of whole dask chunks (up to 1024 x 4096 pixels, the pyramid
+  writer's strips: :func:`converters._io.strip_chunks`) through libCZI's composing accessor at
+  zoom 1, so a pyramidal CZI is read at full resolution without loading a whole plane. Each
+  thread keeps its own reader (libCZI readers are not shared across threads).
 - Axes ``tczyx``: ``T``, ``C`` and ``Z`` from the file's bounding box; RGB pixel types (Bgr24,
   Bgr48, Bgra32) become three channels in red, green, blue order.
 - Channel names and colours from the display settings / channel metadata; pixel sizes from
@@ -28,9 +29,8 @@ from ngffstore.ngff import normalize_color
 from ngffstore.storage import Location
 
 from ._common import apply_axes, make_source
-from ._io import READ_CHUNK_BYTES, FileArray, short, stem
+from ._io import FileArray, short, stem, strip_chunks
 from .base import Source
-from .tiff import layout_chunks
 
 EXTRA = "czi"
 """The extra that installs the CZI reader: ``pip install 'ngffstore[czi]'``."""
@@ -43,7 +43,7 @@ _PIXEL_TYPES = {
     "Bgr48": (np.uint16, 3),
     "Bgra32": (np.uint8, 3),  # alpha dropped
 }
-_REGION_TILE = 1024  # region reads grow from this in y/x (whole dask chunks, ~8 MiB)
+_REGION_TILE = 1024  # region reads are whole multiples of this in y/x (see strip_chunks)
 
 
 def _pylibczirw(where: str) -> Any:
@@ -114,7 +114,7 @@ def open_czi(location: Location, *, series: int | None = None, axes: str | None 
         starts=(starts.get("T", 0), starts.get("C", 0), starts.get("Z", 0)), rgb=samples == 3,
     )
     file_chunks = (1, shape[1] if samples == 3 else 1, 1, min(_REGION_TILE, shape[3]), min(_REGION_TILE, shape[4]))
-    chunks = layout_chunks("TCZYX", shape, file_chunks, np.dtype(dtype).itemsize, READ_CHUNK_BYTES)
+    chunks = strip_chunks("TCZYX", shape, file_chunks, np.dtype(dtype).itemsize)
     data = reader_array.to_dask(chunks, scene)
     if samples == 3:
         names: list[str] | None = ["R", "G", "B"]
@@ -230,7 +230,8 @@ class _Regions:
             start, stop, _ = k.indices(n)
             ranges.append((start, max(start, stop)))
         (t0, t1), (c0, c1), (z0, z1), (y0, y1), (x0, x1) = ranges
-        out = np.zeros((t1 - t0, c1 - c0, z1 - z0, y1 - y0, x1 - x0), dtype=a.dtype)
+        # every plane of the region is assigned below (libCZI fills what no subblock covers)
+        out = np.empty((t1 - t0, c1 - c0, z1 - z0, y1 - y0, x1 - x0), dtype=a.dtype)
         if out.size == 0:
             return out
         reader = self._reader()
@@ -241,10 +242,11 @@ class _Regions:
                 for z in range(z0, z1):
                     plane = {"T": a.starts[0] + t, "C": a.starts[1] + c, "Z": a.starts[2] + z}
                     tile = reader.read(roi=roi, plane=plane, scene=a.scene)
-                    if a.rgb:  # BGR(A) in the file
-                        out[t - t0, :, z - z0] = np.moveaxis(tile[..., 2::-1][..., c0:c1], -1, 0)
+                    if a.rgb:  # BGR(A) in the file: channel k (red 0) is sample 2 - k
+                        for k in range(c0, c1):
+                            np.copyto(out[t - t0, k - c0, z - z0], tile[..., 2 - k])
                     else:
-                        out[t - t0, j, z - z0] = tile[..., 0]
+                        np.copyto(out[t - t0, j, z - z0], tile[..., 0])
         return out
 
 

@@ -49,6 +49,7 @@ from ._io import (
     open_binary,
     short,
     stem,
+    strip_chunks,
 )
 from ._ome import parse_ome
 from ._tiles import TileArray, tiled_page
@@ -130,9 +131,12 @@ def open_tiff(
     else:
         reader = TiffArray(location, info.index, info.shape, info.file_dtype)
         file_chunks = info.file_chunks
-    chunks = layout_chunks(
-        info.axes, info.shape, file_chunks, reader.dtype.itemsize, TARGET_CHUNK_BYTES
-    )
+    if info.tiled:  # the pyramid writer's strips (see strip_chunks)
+        chunks = strip_chunks(info.axes, info.shape, file_chunks, reader.dtype.itemsize)
+    else:
+        chunks = layout_chunks(
+            info.axes, info.shape, file_chunks, reader.dtype.itemsize, TARGET_CHUNK_BYTES
+        )
     if slide is not None:
         _check_decodes(reader, where)
     source = _source(reader.to_dask(chunks, info.index), info, axes, where)

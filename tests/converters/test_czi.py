@@ -72,10 +72,12 @@ def test_cli_converts_a_scene(scenes, tmp_path: Path, capsys) -> None:
 
 
 def test_time_series_with_tiled_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from converters import _io
     from converters import czi as czi_module
 
     monkeypatch.setattr(czi_module, "_REGION_TILE", 64)  # many region reads per plane
-    monkeypatch.setattr(czi_module, "READ_CHUNK_BYTES", 64 * 64)
+    monkeypatch.setattr(_io, "STRIP_ROWS", 64)
+    monkeypatch.setattr(_io, "STRIP_COLUMNS", 64)
     data = np.random.default_rng(1).integers(0, 255, (3, 150, 200), dtype=np.uint8)  # t, y, x
     path = tmp_path / "time.czi"
     with czi.create_czi(str(path), exist_ok=True) as w:
@@ -84,6 +86,23 @@ def test_time_series_with_tiled_reads(tmp_path: Path, monkeypatch: pytest.Monkey
     source = converters.open_source(path)
     assert source.axes == "tyx" and source.data.chunks[1] == (64, 64, 22)
     np.testing.assert_array_equal(source.data.compute(), data)
+
+
+def test_mosaic_gaps_are_zero(tmp_path: Path) -> None:
+    """Where no subblock lies inside the scene's rectangle the image is 0 (libCZI's background),
+    in every region read, whatever the reader's buffers held before."""
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(1, 255, (100, 120), dtype=np.uint16) for _ in range(2))
+    path = tmp_path / "gaps.czi"
+    with czi.create_czi(str(path), exist_ok=True) as w:
+        w.write(a[..., None], plane={"C": 0, "Z": 0, "T": 0}, location=(0, 0), scene=0)
+        w.write(b[..., None], plane={"C": 0, "Z": 0, "T": 0}, location=(200, 150), scene=0)
+    source = converters.open_source(path)
+    expected = np.zeros((250, 320), np.uint16)
+    expected[:100, :120], expected[150:, 200:] = a, b
+    for _ in range(2):  # the second read reuses memory the first freed
+        np.testing.assert_array_equal(source.data.compute(), expected)
+        np.testing.assert_array_equal(source.data[120:240, 100:260].compute(), expected[120:240, 100:260])
 
 
 def test_rgb_mosaic_is_stitched(tmp_path: Path) -> None:

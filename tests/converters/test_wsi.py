@@ -356,3 +356,26 @@ def test_tile_reader_on_s3(svs_with_tables: Path, s3_bucket: str, s3_options: di
     assert "tifftiles" in next(iter(source.data.dask.layers))
     decoded = np.moveaxis(tifffile.imread(svs_with_tables), -1, 0)
     np.testing.assert_array_equal(source.data[:, 200:590, 250:730].compute(), decoded[:, 200:590, 250:730])
+
+
+def test_strip_chunks_are_whole_tiles_of_the_writers_strips() -> None:
+    from converters._io import strip_chunks
+
+    # 1024 rows x 4096 columns: one strip of the pyramid writer's first pass
+    assert strip_chunks("SYX", (3, 20000, 20000), (3, 256, 256), 1) == (3, 1024, 4096)
+    # tiles that do not divide 1024: whole tiles, at most 1024 x 4096
+    assert strip_chunks("SYX", (3, 5000, 9000), (3, 240, 240), 1) == (3, 960, 4080)
+    assert strip_chunks("YXS", (700, 900, 3), (256, 256, 3), 1) == (700, 900, 3)  # the image
+    assert strip_chunks("YX", (5000, 5000), (2048, 2048), 1) == (2048, 4096)  # one tile high
+    # wide pixels: narrower, at most STRIP_MAX_BYTES (32 MiB)
+    assert strip_chunks("SYX", (3, 20000, 20000), (3, 256, 256), 8) == (3, 1024, 1024)
+    assert strip_chunks("TCZYX", (2, 3, 4, 9000, 9000), (1, 3, 1, 1024, 1024), 1) == (1, 3, 1, 1024, 4096)
+
+
+def test_slide_chunks_are_strips(tmp_path: Path) -> None:
+    level0 = smooth_rgb(1100, 4700)
+    path = tmp_path / "wide.svs"
+    write_svs(path, level0)
+    source = converters.open_source(path)
+    assert source.data.chunks == ((3,), (1024, 76), (4096, 604))
+    np.testing.assert_array_equal(source.data.compute(), np.moveaxis(tifffile.imread(path, series=0, level=0), -1, 0))
