@@ -66,6 +66,20 @@ def _scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return buf
 
 
+_tmp_tags: dict[int, str] = {}
+_tmp_count = itertools.count()
+
+
+def _tmp_tag() -> str:
+    """A name part no other writer uses at the same time: random per process (a forked worker
+    gets its own), then a counter (a ``uuid4`` per chunk costs a system call for its entropy)."""
+    pid = os.getpid()
+    tag = _tmp_tags.get(pid)
+    if tag is None:
+        tag = _tmp_tags[pid] = uuid.uuid4().hex[:8]
+    return f"{tag}{next(_tmp_count)}"
+
+
 #: Make local chunk files durable (``fdatasync`` per file, then a sync of their folders) before a
 #: block's marker says they are written. Only benchmarks turn it off, to measure what it costs.
 DURABLE = True
@@ -389,7 +403,7 @@ class ChunkWriter:
         target = os.path.join(self.location.path, *key.split("/"))
         folder = os.path.dirname(target)
         self._make_folder(folder)
-        tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = os.path.join(folder, f".{os.path.basename(target)}.{_tmp_tag()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             view = memoryview(payload)

@@ -348,6 +348,35 @@ def store_region(location: Location, spec: PyramidSpec, level: int, region: tupl
 # -- the tasks -------------------------------------------------------------------------------
 
 
+class Buffers:
+    """Arrays a thread reuses from strip to strip and block to block of one pyramid write.
+
+    Every strip of a block needs a buffer per level (the source read into one, each lower level
+    downsampled into the next). Allocated afresh, they come and go hundreds of times per image:
+    large ones are mapped and unmapped (a page fault per page each time), and once glibc has
+    raised its mmap threshold they come from a heap that keeps them, so peak memory drifts above
+    what is in use. One buffer per thread and role, grown when a larger strip needs it, is
+    allocated once. :meth:`clear` drops them when the write ends.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[int, Any], np.ndarray] = {}
+
+    def get(self, role: Any, shape: Sequence[int], dtype: Any) -> np.ndarray:
+        """An uninitialised C-order array of ``shape`` for ``role`` in this thread; the previous
+        array of the same role and thread is overwritten."""
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        key = (threading.get_ident(), role)  # each thread its own keys: no lock needed
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.nbytes < nbytes:
+            buffer = self._buffers[key] = block_empty((max(nbytes, 1),), np.uint8)
+        return buffer[:nbytes].view(dtype).reshape(tuple(shape))
+
+    def clear(self) -> None:
+        self._buffers.clear()
+
+
 class Deferred:
     """A region of the source, read inside the task that writes it.
 
@@ -360,25 +389,35 @@ class Deferred:
     def __init__(self, array: da.Array) -> None:
         self.array = array
 
-    def compute(self) -> np.ndarray:
-        import dask
-        from dask.local import get_sync
-
+    def compute(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The region's pixels, in ``out`` when given (of the region's shape and dtype) unless
+        the region is one source chunk (then the array the source returned: no copy)."""
         array = self.array
-        if array.npartitions == 1:
-            return np.asarray(array.compute(scheduler=get_sync))
-        out = block_empty(array.shape, array.dtype)
-        starts = [np.cumsum((0, *c)) for c in array.chunks]
         indices = list(np.ndindex(*array.numblocks))
+        if len(indices) == 1:
+            return np.asarray(self._pieces(indices)[0])
+        if out is None:
+            out = block_empty(array.shape, array.dtype)
+        starts = [np.cumsum((0, *c)) for c in array.chunks]
         # small chunks are computed a few at a time: dask's cost per call is several ms
         per_call = max(1, int(max(out.nbytes // 8, READ_GROUP_BYTES) // max(1, out.nbytes // len(indices))))
         for first in range(0, len(indices), per_call):
             group = indices[first : first + per_call]
-            pieces = dask.compute(*(array.blocks[index] for index in group), scheduler=get_sync)
+            pieces = self._pieces(group)
             for index, piece in zip(group, pieces):
                 out[tuple(slice(s[i], s[i + 1]) for s, i in zip(starts, index))] = piece
             del pieces
         return out
+
+    def _pieces(self, indices: Sequence[tuple[int, ...]]) -> Sequence[Any]:
+        """The chunks of the array at ``indices``, as its tasks return them: the graph culled to
+        them and run in this thread (``dask.compute`` would copy each single chunk once more)."""
+        from dask.local import get_sync
+
+        array = self.array
+        keys = [(array.name, *index) for index in indices]
+        graph = array.__dask_optimize__(array.__dask_graph__(), keys)
+        return get_sync(graph, keys)  # type: ignore[no-any-return]
 
 
 def _region(index: Sequence[int], block: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
@@ -442,6 +481,7 @@ def write_block(
     marker: bool = False,
     sample: Sequence[np.ndarray] | None = None,
     values: bool = False,
+    buffers: Buffers | None = None,
 ) -> dict[str, Any]:
     """Write one block of level ``pass_.first`` (when asked) and the levels derived from it.
 
@@ -450,12 +490,17 @@ def write_block(
     strips of the one before that, down to strips of level ``pass_.first``, each read (from
     ``data`` or the stored level) and written when needed. Memory holds one strip per level
     instead of the whole block at every level; the levels are the same, since strips end on
-    whole chunks and so on an even row (a window of the mean never spans two strips).
+    whole chunks and so on an even row (a window of the mean never spans two strips). Planes no
+    level combines (channels, z when only y and x are halved) are taken a chunk's worth at a
+    time, each worked through in strips of its own: a strip is then chunk rows of one plane.
 
     Returns ``{"sizes": {key: size}, "sample": [pieces], "values": distinct values of the
     level-0 data or None}``. With ``marker``, the block's marker (listing the sizes) is
-    written once every object it stored is durable.
+    written once every object it stored is durable. ``buffers`` (shared by the blocks of one
+    write on one machine) holds the strips; without it the block has buffers of its own.
     """
+    if buffers is None:
+        buffers = Buffers()
     sizes: dict[str, int] = {}
     pieces: list[Any] = []
     value_sets: list[np.ndarray] = []
@@ -470,67 +515,90 @@ def write_block(
                                    known_empty=True, write_empty_chunks=False)
             for lv in range(first if write_first else first + 1, last + 1)
         }
-        # the block's extent at each level of the pass, along every axis
-        starts = [[r.start for r in region]]
-        stops = [[r.stop for r in region]]
-        for lv in range(first + 1, last + 1):
-            f = spec.factors[lv - 1]
-            starts.append([s // fi for s, fi in zip(starts[-1], f)])
-            stops.append([-(-s // fi) for s, fi in zip(stops[-1], f)])
-        ax = _strip_axis(spec, pass_, region)
+        block = region
 
-        def read(lo: int, hi: int) -> np.ndarray:
-            sub = region if ax is None else tuple(
-                slice(lo, hi) if i == ax else r for i, r in enumerate(region)
-            )
+        def read(sub: tuple[slice, ...]) -> np.ndarray:
+            """Level ``first`` in ``sub`` (a part of the block, in level coordinates)."""
             if data is None:
-                return np.asarray(level_array(location, spec, first)[sub])
+                from zarr.core.buffer.cpu import NDBuffer
+
+                out = buffers.get("read", [r.stop - r.start for r in sub], spec.dtype)
+                level_array(location, spec, first).get_basic_selection(sub, out=NDBuffer.from_numpy_array(out))
+                return out
+            rel = tuple(slice(r.start - b.start, r.stop - b.start) for r, b in zip(sub, block))
+            whole = sub == block
             if isinstance(data, Deferred):
-                part = data.array
-                if ax is not None:
-                    part = part[tuple(slice(lo - region[ax].start, hi - region[ax].start) if i == ax else slice(None)
-                                      for i in range(len(region)))]
-                return Deferred(part).compute()
-            if ax is None:
-                return np.asarray(data)
-            return np.asarray(data[tuple(slice(lo - region[ax].start, hi - region[ax].start) if i == ax else slice(None)
-                                         for i in range(len(region)))])
+                part = data.array if whole else data.array[rel]
+                return Deferred(part).compute(out=buffers.get("read", part.shape, part.dtype))
+            return np.asarray(data if whole else data[rel])
 
-        def produce(lv: int, lo: int, hi: int) -> np.ndarray:
-            """Level ``lv`` of the block between ``lo`` and ``hi`` along the strip axis (or whole)."""
-            if lv == first:
-                out = read(lo, hi)
-                if values and write_first:
-                    value_sets.append(np.unique(out))
-            else:
+        def fill(region: tuple[slice, ...]) -> None:
+            """Write ``region`` of the block (all of it, or some planes of it) at every level."""
+            ax = _strip_axis(spec, pass_, region)
+            if ax is not None and all(spec.factors[lv][ax] == 1 for lv in range(first, last)):
+                # planes no level combines (channels, or z kept whole): one plane group at a time,
+                # each worked through in strips of its own (chunk rows of one plane, not a plane)
+                step = spec.levels[first].unit[ax]
+                for p in range(region[ax].start, region[ax].stop, step):
+                    fill(tuple(slice(p, min(p + step, region[ax].stop)) if i == ax else r
+                               for i, r in enumerate(region)))
+                return
+            # the region's extent at each level of the pass, along every axis
+            starts = [[r.start for r in region]]
+            stops = [[r.stop for r in region]]
+            for lv in range(first + 1, last + 1):
                 f = spec.factors[lv - 1]
-                if ax is None:
-                    out = downsample(produce(lv - 1, 0, 0), f, spec.method)
-                else:
-                    step = spec.levels[lv - 1].unit[ax]
-                    child_hi = min(hi * f[ax], stops[lv - 1 - first][ax])
-                    parts = [downsample(produce(lv - 1, c, min(c + step, child_hi)), f, spec.method)
-                             for c in range(lo * f[ax], child_hi, step)]
-                    out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=ax)
-                    del parts
-            start = list(starts[lv - first])
-            if ax is not None:
-                start[ax] = lo
-            if lv in writers:
-                sizes.update(writers[lv].write(start, out))
-            if sample is not None and lv == len(spec.levels) - 1 and (lv > first or write_first):
-                piece = _sample_piece(out, start, sample)
-                if piece is not None:
-                    pieces.append(piece)
-            return out
+                starts.append([s // fi for s, fi in zip(starts[-1], f)])
+                stops.append([-(-s // fi) for s, fi in zip(stops[-1], f)])
 
-        try:
+            def produce(lv: int, lo: int, hi: int) -> np.ndarray:
+                """Level ``lv`` of the region between ``lo`` and ``hi`` along the strip axis (or whole)."""
+                if lv == first:
+                    out = read(region if ax is None else
+                               tuple(slice(lo, hi) if i == ax else r for i, r in enumerate(region)))
+                    if values and write_first:
+                        value_sets.append(np.unique(out))
+                else:
+                    # each part of the level below is downsampled straight into this level's strip
+                    f = spec.factors[lv - 1]
+                    shape = [b - a for a, b in zip(starts[lv - first], stops[lv - first])]
+                    if ax is not None:
+                        shape[ax] = hi - lo
+                    out = buffers.get(("level", lv), shape, spec.dtype)
+                    if ax is None:
+                        downsample(produce(lv - 1, 0, 0), f, spec.method, out=out)
+                    else:
+                        step = spec.levels[lv - 1].unit[ax]
+                        child_hi = min(hi * f[ax], stops[lv - 1 - first][ax])
+                        at = 0
+                        for c in range(lo * f[ax], child_hi, step):
+                            child = produce(lv - 1, c, min(c + step, child_hi))
+                            rows = -(-child.shape[ax] // f[ax])
+                            downsample(child, f, spec.method,
+                                       out=out[(slice(None),) * ax + (slice(at, at + rows),)])
+                            at += rows
+                        if at != shape[ax]:
+                            raise AssertionError(f"level {lv} strip {lo}:{hi} got {at} rows along axis {ax}")
+                start = list(starts[lv - first])
+                if ax is not None:
+                    start[ax] = lo
+                if lv in writers:
+                    sizes.update(writers[lv].write(start, out))
+                if sample is not None and lv == len(spec.levels) - 1 and (lv > first or write_first):
+                    piece = _sample_piece(out, start, sample)
+                    if piece is not None:
+                        pieces.append(piece)
+                return out
+
             if ax is None:
                 produce(last, 0, 0)
             else:
                 unit = spec.levels[last].unit[ax]
                 for lo in range(starts[-1][ax], stops[-1][ax], unit):
                     produce(last, lo, min(lo + unit, stops[-1][ax]))
+
+        try:
+            fill(block)
             for w in writers.values():  # durable and in place before the marker (or the commit)
                 w.sync()
         except BaseException:
@@ -702,6 +770,9 @@ def write_pyramid(
     result.resumed_blocks = len(skipped)
     pieces: list[Any] = []
     value_sets: list[np.ndarray] = []
+    # strips reuse buffers across blocks when the blocks run in this process's threads
+    local = parallel.parse_scheduler(scheduler) in parallel.LOCAL_THREADS
+    buffers = Buffers() if local else None
     bar = parallel.make_bar(total, f"writing {location.name}", progress)
     try:
         for n, (pass_, grid) in enumerate(zip(passes, grids)):
@@ -720,6 +791,7 @@ def write_pyramid(
                 calls.append((data, {
                     "location": location, "spec": spec, "pass_": pass_, "index": ix, "token": token,
                     "write_first": n == 0, "marker": use_markers, "sample": sample, "values": values,
+                    "buffers": buffers,
                 }))
                 if use_markers:
                     result.markers.append(marker_key(token, pass_, ix))
@@ -731,6 +803,8 @@ def write_pyramid(
                     value_sets.append(out["values"])
     finally:
         bar.close()
+        if buffers is not None:
+            buffers.clear()
     if sample is not None:
         if skipped:  # some blocks were written by an earlier run: read the sample back
             arr = level_array(location, spec, len(spec.levels) - 1)

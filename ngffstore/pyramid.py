@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import mmap
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -128,37 +129,49 @@ def _accumulator(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def downsample(block: np.ndarray, factors: Sequence[int], method: str = "mean") -> np.ndarray:
+def downsample(block: np.ndarray, factors: Sequence[int], method: str = "mean",
+               out: np.ndarray | None = None) -> np.ndarray:
     """Downsample ``block`` by ``factors`` (1 or 2 per axis) with ``method``.
 
     ``mean`` is exact for integers: the sum is rounded half up, never truncated. ``mode`` and
     ``nearest`` only ever return values present in the source window (for label images).
+    ``out`` (of the result's shape and dtype) receives the result, which is then returned: the
+    pyramid writer downsamples into buffers it reuses instead of allocating an array per strip.
     """
     factors = tuple(int(f) for f in factors)
+    if method == "mean" and not all(f == 1 for f in factors):
+        return _mean(block, factors, out)
     if all(f == 1 for f in factors):
-        return block
-    if method == "nearest":
-        return np.ascontiguousarray(block[tuple(slice(None, None, f) for f in factors)])
-    if method == "mean":
-        return _mean(block, factors)
-    views = _views(block, factors)
-    if method == "min":
-        return np.minimum.reduce(views)
-    if method == "max":
-        return np.maximum.reduce(views)
-    if method == "mode":
-        return _mode(views)
-    raise InputError(f"unknown downsampling method {method!r}")
+        result = block
+    elif method == "nearest":
+        result = block[tuple(slice(None, None, f) for f in factors)]
+        if out is None:
+            return np.ascontiguousarray(result)
+    else:
+        views = _views(block, factors)
+        if method == "min":
+            result = np.minimum.reduce(views)
+        elif method == "max":
+            result = np.maximum.reduce(views)
+        elif method == "mode":
+            result = _mode(views)
+        else:
+            raise InputError(f"unknown downsampling method {method!r}")
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 _SLAB_BYTES = 1 << 20  # the mean works through blocks in slabs of about this size (cache-sized)
 
 
-def _mean(block: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
+def _mean(block: np.ndarray, factors: tuple[int, ...], result: np.ndarray | None = None) -> np.ndarray:
     """The window mean: pairs summed axis by axis in a wider type, slab by slab along axis 0.
 
     Integers are rounded half up (``floor((sum + n/2) / n)``, a shift since ``n`` is a power of
     two), booleans give the majority (ties true); odd edges average the pixels that exist.
+    ``result``: where to put it (see :func:`downsample`).
     """
     if any(f == 2 and n % 2 for f, n in zip(factors, block.shape)):
         pad = [(0, 1 if (f == 2 and n % 2) else 0) for f, n in zip(factors, block.shape)]
@@ -166,12 +179,27 @@ def _mean(block: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
     n = math.prod(factors)
     acc_dtype = _accumulator(block.dtype)
     shape = tuple(s // f for s, f in zip(block.shape, factors))
+    if result is None:
+        result = block_empty(shape, block.dtype)
+    elif result.shape != shape or result.dtype != block.dtype:
+        raise ValueError(f"a mean of shape {shape} ({block.dtype}) cannot go to an array of shape "
+                         f"{result.shape} ({result.dtype})")
+    if _packed_pairs(block, factors):
+        _mean_yx_bytes(block, result)
+        return result
     lead = next((i for i, f in enumerate(factors) if f != 1), len(factors))
-    if lead > 1 and block.flags.c_contiguous:  # leading whole axes merged: slabs of a few planes
+    out = result
+    if lead > 1 and block.flags.c_contiguous and result.flags.c_contiguous:
+        # leading whole axes merged: slabs of a few planes
         block = block.reshape(-1, *block.shape[lead:])
         factors = (1, *factors[lead:])
-    out = block_empty(tuple(s // f for s, f in zip(block.shape, factors)), block.dtype)
+        out = result.reshape(tuple(s // f for s, f in zip(block.shape, factors)))
     per_index = max(1, block[: factors[0]].nbytes * acc_dtype.itemsize // block.dtype.itemsize)
+    if factors[0] == 1 and per_index > _SLAB_BYTES and block.ndim > 1:
+        # a whole index of axis 0 (a plane) is larger than a slab: slabs within each one
+        for i in range(block.shape[0]):
+            _mean(block[i], factors[1:], out[i])
+        return result
     step = max(1, _SLAB_BYTES // per_index)
     for start in range(0, out.shape[0], step):
         acc = block[start * factors[0] : (start + step) * factors[0]]
@@ -192,7 +220,51 @@ def _mean(block: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
         else:
             acc /= n
             target[...] = acc
-    return out.reshape(shape)
+    return result
+
+
+def _packed_pairs(block: np.ndarray, factors: tuple[int, ...]) -> bool:
+    """Whether :func:`_mean_yx_bytes` computes this mean: 8-bit unsigned, a 2 x 2 window in y and
+    x only, even edges, on a little-endian machine."""
+    return (
+        block.dtype == np.uint8 and block.ndim >= 2 and factors[-2:] == (2, 2)
+        and all(f == 1 for f in factors[:-2]) and block.shape[-2] % 2 == 0 and block.shape[-1] % 2 == 0
+        and sys.byteorder == "little" and block.size > 0
+    )
+
+
+def _mean_yx_bytes(block: np.ndarray, out: np.ndarray) -> None:
+    """The 2 x 2 mean of 8-bit ``block`` into ``out``, a slab of rows at a time.
+
+    Row pairs are summed into 16 bits (contiguous, vectorised); the sums of neighbouring columns
+    are then read as one 32-bit word each and added as its two halves, so no step reads memory
+    with a stride: about four times the speed of pairing columns with strided views (whole-slide
+    RGB images spend most of their downsampling here). Same values as the general path.
+    """
+    height, width = block.shape[-2:]
+    planes = block.reshape(-1, height, width)
+    try:
+        target = np.reshape(out, (-1, height // 2, width // 2), copy=False)
+    except ValueError:  # leading axes of ``out`` that do not merge into one: through a copy
+        whole = np.empty((planes.shape[0], height // 2, width // 2), np.uint8)
+        _mean_yx_bytes(planes, whole)
+        out[...] = whole.reshape(out.shape)
+        return
+    rows = max(1, _SLAB_BYTES // (2 * width))  # row pairs per slab
+    sums = np.empty((rows, width), np.uint16)
+    low = np.empty((rows, width // 2), np.uint32)
+    high = np.empty((rows, width // 2), np.uint32)
+    for p in range(planes.shape[0]):
+        for y in range(0, height // 2, rows):
+            k = min(rows, height // 2 - y)
+            s, lo, hi = sums[:k], low[:k], high[:k]
+            np.add(planes[p, 2 * y : 2 * (y + k) : 2], planes[p, 2 * y + 1 : 2 * (y + k) : 2], out=s, dtype=np.uint16)
+            words = s.view(np.uint32)
+            np.bitwise_and(words, 0xFFFF, out=lo)
+            np.right_shift(words, 16, out=hi)
+            lo += hi
+            lo += 2
+            np.right_shift(lo, 2, out=target[p, y : y + k], casting="unsafe")
 
 
 def _mode(views: list[np.ndarray]) -> np.ndarray:

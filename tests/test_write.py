@@ -414,3 +414,34 @@ def test_negative_translation_is_stored(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="translation of axis y must be a finite number"):
         write_image(np.zeros((16, 16), np.uint8), str(tmp_path / "nan.zarr"), axes="yx",
                     translation={"y": float("nan")}, progress=False)
+
+
+@pytest.mark.parametrize("method", ["mean", "mode", "nearest", "min", "max"])
+@pytest.mark.parametrize("shape", [(3, 64, 90), (1, 3, 33, 65), (41, 50)])
+def test_downsample_into_a_strided_destination(method, shape):
+    """``out=`` (a strip of a larger level buffer, not contiguous) gets what a fresh result holds."""
+    from ngffstore.pyramid import downsample
+
+    rng = np.random.default_rng(sum(shape))
+    a = rng.integers(0, 256, size=shape).astype(np.uint8)
+    factors = (1,) * (len(shape) - 2) + (2, 2)
+    expected = downsample(a, factors, method)
+    big = np.full(expected.shape[:-2] + (expected.shape[-2] + 5, expected.shape[-1] + 3), 7, np.uint8)
+    target = big[..., 2 : 2 + expected.shape[-2], 1 : 1 + expected.shape[-1]]
+    assert downsample(a, factors, method, out=target) is target
+    np.testing.assert_array_equal(target, expected)
+    assert (big[..., :2, :] == 7).all() and (big[..., 2 + expected.shape[-2] :, :] == 7).all()
+
+
+@pytest.mark.parametrize("shape", [(3, 512, 1030), (2, 1, 64, 4096), (257, 300)])
+def test_packed_8bit_mean_equals_the_general_mean(shape, monkeypatch):
+    """The packed-pairs 8-bit 2 x 2 mean (rows summed in 16 bits, column pairs read as 32-bit words)
+    gives the general strided path's values on slabs of many rows and odd edges."""
+    from ngffstore import pyramid
+
+    a = np.random.default_rng(3).integers(0, 256, size=shape).astype(np.uint8)
+    factors = (1,) * (len(shape) - 2) + (2, 2)
+    assert pyramid._packed_pairs(np.zeros((4, 4), np.uint8), (2, 2))
+    fast = pyramid.downsample(a, factors, "mean")
+    monkeypatch.setattr(pyramid, "_packed_pairs", lambda *args: False)
+    np.testing.assert_array_equal(fast, pyramid.downsample(a, factors, "mean"))
