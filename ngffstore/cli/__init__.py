@@ -138,25 +138,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _tune_malloc() -> None:
-    """Return large freed buffers to the system at once (glibc only).
-
-    glibc raises its mmap threshold after large frees, so later image blocks come from the heap
-    and are kept after use; fixing the threshold at 4 MiB keeps peak RSS to the blocks in flight.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _tune_malloc()
     with _dask_array_on_first_use():
         return _run(argv)
 
