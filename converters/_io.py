@@ -40,8 +40,9 @@ pyramid writer reads its first pass in strips one stored chunk high (1024 rows b
 across blocks ``4096 * 2**k`` columns wide, so such a chunk is exactly one strip: one dask call
 per strip, returned as is, where chunks of 1024 x 1024 took four calls and a copy into the
 strip. dask's cost per call is several milliseconds and grows with the number of chunks in the
-graph: reading a 40,000^2 RGB slide in the writer's strips took 4.3-5.2 CPU s per GB with
-1024 x 1024 chunks, 2.6-2.8 with 1024 x 4096 (decoding alone: ~1.7)."""
+graph: reading the first 8192 rows of a 40,000^2 RGB JPEG slide in the writer's strips took
+4.3-5.3 CPU s per GB with 1024 x 1024 chunks, 2.7-2.9 with 1024 x 4096 (decoding its tiles
+alone: 1.3-1.7)."""
 
 
 def strip_chunks(axes: str, shape: tuple[int, ...], file_chunks: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
