@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -64,6 +65,39 @@ def _scratch_chunk(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         buffers.clear()  # one array's chunks at a time: drop the buffers of another shape
         buf = buffers[key] = np.empty(shape, dtype=dtype)
     return buf
+
+
+#: Files (and folders) a sync makes durable with ``syncfs`` rather than one call each.
+SYNCFS_FROM = 8
+_libc: Any = None
+
+
+def _syncfs(path: str) -> bool:
+    """``syncfs(2)`` of the file system holding ``path``: False where there is none (not Linux,
+    no glibc), so the caller syncs file by file; an error of the call is raised."""
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return False
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            _libc.syncfs  # noqa: B018  # present in glibc since 2.14
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc is False:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            import ctypes
+
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs failed: {os.strerror(err)}", path)
+    finally:
+        os.close(fd)
+    return True
 
 
 _tmp_tags: dict[int, str] = {}
@@ -424,31 +458,39 @@ class ChunkWriter:
 
     def sync(self) -> None:
         """Make the chunk files written so far durable and in place: deferred files synced and
-        renamed, then one fsync per folder for the renames."""
+        renamed, then their folders synced for the renames.
+
+        Many files are made durable by one ``syncfs`` of their file system (Linux) before the
+        renames and one after, instead of an ``fdatasync`` per file and an ``fsync`` per folder:
+        each of those commits the file system's journal on its own (a 20000^2 slide has 1,600
+        chunk files; one ``syncfs`` costs what 6-15 ``fdatasync`` calls cost).
+        """
         pending, self._pending = self._pending, []
-        for tmp, _ in pending:
-            if tmp is None:
-                continue
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
+        files = [tmp for tmp, _ in pending if tmp is not None]
+        whole = DURABLE and len(files) + len(self._written_dirs) >= SYNCFS_FROM and _syncfs(self.location.path)
+        if not whole:
+            for tmp in files:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fdatasync(fd)
+                finally:
+                    os.close(fd)
         for tmp, target in pending:
             if tmp is None:
                 self._remove(target)
                 continue
             os.replace(tmp, target)
             self._written_dirs.add(os.path.dirname(target))
-        if not DURABLE:
+        if not DURABLE or not self._written_dirs:
             self._written_dirs.clear()
             return
-        for folder in self._written_dirs:
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        if not (whole and _syncfs(self.location.path)):
+            for folder in self._written_dirs:
+                fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         self._written_dirs.clear()
 
     def discard(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numcodecs
@@ -414,3 +415,48 @@ def test_empty_chunk_rule_is_zarrs(dtype: str, fill, chunks: list) -> None:
         assert is_fill(chunk) == zarr_says == is_fill(strided), values
         outcomes.append(zarr_says)
     assert outcomes[0] and not all(outcomes)  # each case has an empty chunk and a non-empty one
+
+
+@pytest.mark.parametrize("available", [True, False])
+def test_sync_of_many_files_is_one_syncfs_before_and_after_the_renames(tmp_path: Path, monkeypatch,
+                                                                      available: bool) -> None:
+    """A deferred writer with many chunk files makes them durable with syncfs (one call before the
+    renames, one after); without syncfs (not Linux) it syncs file by file and folder by folder."""
+    from ngffstore import chunkio
+
+    location = Location(str(tmp_path / "o.zarr"), {})
+    array = zarr.create_array(location.zarr_store(), name="a", shape=(64, 64), chunks=(8, 8), dtype="uint8")
+    calls: list[str] = []
+    real_syncfs, real_fdatasync, real_fsync = chunkio._syncfs, os.fdatasync, os.fsync
+
+    def syncfs(path: str) -> bool:
+        # what is on disk when it is called: no chunk renamed yet before the first call
+        placed = [p for p in (tmp_path / "o.zarr" / "a").rglob("*") if p.is_file() and p.suffix != ".tmp"]
+        calls.append(f"syncfs:{len(placed) - 1}")  # the array's zarr.json left out
+        return real_syncfs(path) if available else False
+
+    monkeypatch.setattr(chunkio, "_syncfs", syncfs)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append("fdatasync"), real_fdatasync(fd))[1])
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    writer = ChunkWriter.for_array(location, "a", array, deferred=True)
+    data = np.arange(64 * 64, dtype="uint8").reshape(64, 64) | 1
+    writer.write((0, 0), data)
+    writer.sync()
+    np.testing.assert_array_equal(zarr.open_array(location.zarr_store(), path="a", mode="r")[:], data)
+    assert not list((tmp_path / "o.zarr").rglob("*.tmp"))
+    if available:
+        assert calls == ["syncfs:0", "syncfs:64"]
+    else:  # 64 files and 8 folders (one per chunk row)
+        assert calls == ["syncfs:0"] + ["fdatasync"] * 64 + ["fsync"] * 8
+
+
+def test_sync_of_few_files_stays_per_file(tmp_path: Path, monkeypatch) -> None:
+    from ngffstore import chunkio
+
+    location = Location(str(tmp_path / "o.zarr"), {})
+    array = zarr.create_array(location.zarr_store(), name="a", shape=(16, 16), chunks=(8, 16), dtype="uint8")
+    monkeypatch.setattr(chunkio, "_syncfs", lambda path: pytest.fail("syncfs for two files"))
+    writer = ChunkWriter.for_array(location, "a", array, deferred=True)
+    writer.write((0, 0), np.ones((16, 16), dtype="uint8"))
+    writer.sync()
+    assert len(_objects(tmp_path / "o.zarr" / "a")) == 2
