@@ -529,6 +529,8 @@ def write_block(
             whole = sub == block
             if isinstance(data, Deferred):
                 part = data.array if whole else data.array[rel]
+                if part.npartitions == 1:  # the source's own array, no copy
+                    return Deferred(part).compute()
                 return Deferred(part).compute(out=buffers.get("read", part.shape, part.dtype))
             return np.asarray(data if whole else data[rel])
 
