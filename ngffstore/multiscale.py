@@ -592,12 +592,15 @@ def write_block(
                         pieces.append(piece)
                 return out
 
-            if ax is None:
-                produce(last, 0, 0)
-            else:
-                unit = spec.levels[last].unit[ax]
-                for lo in range(starts[-1][ax], stops[-1][ax], unit):
-                    produce(last, lo, min(lo + unit, stops[-1][ax]))
+            try:
+                if ax is None:
+                    produce(last, 0, 0)
+                else:
+                    unit = spec.levels[last].unit[ax]
+                    for lo in range(starts[-1][ax], stops[-1][ax], unit):
+                        produce(last, lo, min(lo + unit, stops[-1][ax]))
+            finally:
+                produce = None  # type: ignore[assignment]  # the recursive closure's cycle, which holds the source
 
         try:
             fill(block)
@@ -607,6 +610,8 @@ def write_block(
             for w in writers.values():
                 w.discard()
             raise
+        finally:
+            fill = None  # type: ignore[assignment]  # as produce: freed now, not by the cycle collector
         if values and write_first:
             result["values"] = np.unique(np.concatenate([v.ravel() for v in value_sets]))
         if marker:

@@ -445,3 +445,25 @@ def test_packed_8bit_mean_equals_the_general_mean(shape, monkeypatch):
     fast = pyramid.downsample(a, factors, "mean")
     monkeypatch.setattr(pyramid, "_packed_pairs", lambda *args: False)
     np.testing.assert_array_equal(fast, pyramid.downsample(a, factors, "mean"))
+
+
+def test_source_is_freed_when_the_write_returns_without_the_cycle_collector(tmp_path):
+    """Nothing of a write (its block closures included) keeps the source alive: a plate writes
+    hundreds of fields one after another, each freed at once, not when the collector runs."""
+    import gc
+    import weakref
+
+    class Pixels(np.ndarray):  # an ndarray that takes weak references
+        pass
+
+    a = np.random.default_rng(0).integers(0, 4000, (512, 512), dtype=np.uint16).view(Pixels)
+    ref = weakref.ref(a)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ngffstore.write_image(a, str(tmp_path / "f.zarr"), chunks=128, memory_target=1 << 17, progress=False)
+        del a
+        assert ref() is None
+    finally:
+        if enabled:
+            gc.enable()
