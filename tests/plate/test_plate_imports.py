@@ -36,3 +36,25 @@ def test_plate_build_with_preview_does_not_import_distributed(tmp_path: Path) ->
     assert result["fields"] == 6
     assert (out / "preview" / "zarr.json").exists()  # the preview was built (its mosaic computed)
     assert result["distributed"] == []
+
+
+def test_small_lazy_fields_are_read_into_memory_before_they_are_written():
+    """A small field written in its own thread goes through the writer's numpy path (no dask
+    task per block); large fields, and fields written by several threads, stay lazy."""
+    import dask.array as da
+    import numpy as np
+
+    from ngffstore.plate import write as plate_write
+    from ngffstore.source import Source
+
+    pixels = np.arange(2 * 64 * 80, dtype=np.uint16).reshape(2, 64, 80)
+    lazy = da.from_array(pixels, chunks=(1, 32, 40))
+    source = Source(data=lazy, axes="cyx", name="f", channel_names=["a", "b"], scale={"y": 0.5, "x": 0.5})
+    loaded = plate_write._loaded(source, "synchronous")
+    assert isinstance(loaded.data, np.ndarray) and np.array_equal(loaded.data, pixels)
+    assert (loaded.axes, loaded.name, loaded.channel_names, loaded.scale) == ("cyx", "f", ["a", "b"], {"y": 0.5, "x": 0.5})
+    assert source.data is lazy  # the caller's source is left as it was
+    assert isinstance(plate_write._loaded(lazy, "synchronous"), np.ndarray)
+    assert plate_write._loaded(source, "threads") is source
+    big = da.zeros((plate_write.LOAD_FIELD_BELOW // 2 + 1, 2), dtype=np.uint16, chunks=(1 << 20, 2))
+    assert plate_write._loaded(big, "synchronous") is big
