@@ -16,7 +16,7 @@ then measures on the same cores:
   reads it: its first-pass blocks, one per core at a time, each in strips of one chunk row,
   through ``multiscale.Deferred`` (into a reused strip buffer where the writer has one): the
   converter's own cost, with dask's;
-- ``ngffstore convert`` of the slide, in a fresh process: wall time and peak RSS (wait4); it adds
+- ``ngffstore convert`` of the slide, in a fresh process: wall time, CPU (wait4) and its own peak RSS; it adds
   the writer's work (block copies, zstd encoding, downsampling, durable chunk files);
 - stored bytes against the source file's bytes.
 
@@ -341,17 +341,36 @@ def converter_read(path: Path, workers: int) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+# ``python -m ngffstore`` that also reports its peak RSS (VmHWM) on the file descriptor named first
+_CONVERT = """import os, sys
+from ngffstore.cli import main
+code = main(sys.argv[2:])
+with open("/proc/self/status") as fh:
+    hwm = next((line.split()[1] for line in fh if line.startswith("VmHWM:")), "0")
+os.write(int(sys.argv[1]), hwm.encode())
+sys.exit(code)
+"""
+
+
 def convert(path: Path, out: Path, extra: list[str] = ()) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS bytes of ``ngffstore convert`` in a fresh process."""
+    """Wall seconds, CPU seconds (user + system) and peak RSS bytes of ``ngffstore convert`` in a fresh process.
+
+    The peak RSS is the process's own (VmHWM, reported by the process): wait4's ``ru_maxrss``
+    also counts the benchmark's memory at the fork, which grows with the slide it generated.
+    """
     shutil.rmtree(out, ignore_errors=True)
+    read_end, write_end = os.pipe()
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ngffstore", "convert", str(path), str(out),
-                             "--no-progress", *extra], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", _CONVERT, str(write_end), "convert", str(path), str(out),
+                             "--no-progress", *extra], stdout=subprocess.DEVNULL, pass_fds=(write_end,))
+    os.close(write_end)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
+    with os.fdopen(read_end, "rb") as fh:
+        hwm = fh.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"convert failed for {path}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, int(hwm or 0) * 1024
 
 
 _STAGES = (  # (stage, substrings of a py-spy frame "function (file:line)"), innermost match wins
