@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import provenance
+from . import parallel, provenance
 from ._deprecated import data_first
 from .errors import InputError, NotNgffError, OutputExistsError
 from .nodes import read_group, update_attributes
@@ -86,16 +86,6 @@ def _png(data: np.ndarray, name: str) -> bytes:
     return bytes(imagecodecs.png_encode(np.ascontiguousarray(data)))
 
 
-def _computed(data: Any) -> Any:
-    """``data`` in memory; a dask array is computed on local threads (a small image: dask's
-    default scheduler would first look for a ``distributed`` client, importing it, 0.16 s)."""
-    if not hasattr(data, "compute"):
-        return data
-    from .parallel import local_get
-
-    return data.compute(scheduler=local_get("threads"))
-
-
 @data_first("attachments.write_attachments", "attachments")
 def write_attachments(
     attachments: Sequence[Any],
@@ -123,7 +113,7 @@ def write_attachments(
             raise OutputExistsError(
                 f"{location.url} already has an attachment {name!r}; pass overwrite=True to replace it"
             )
-        data = np.asarray(_computed(item.data))
+        data = np.asarray(parallel.in_memory(item.data))
         path = f"{ATTACHMENTS_DIR}/{name}.png"
         blob = _png(data, name)
         with storage_errors(location, "write"):

@@ -161,6 +161,19 @@ def local_get(scheduler: str) -> Any:
     return get_sync
 
 
+def in_memory(data: Any, scheduler: Any = "threads") -> Any:
+    """``data`` computed in this process when it is a dask collection (on threads, or in this
+    thread for a synchronous ``scheduler``), anything else as it is.
+
+    For small arrays (attachments, previews, plate fields): handing dask the scheduler function
+    skips its look for a ``distributed`` client (see :func:`local_get`).
+    """
+    if not hasattr(data, "compute"):
+        return data
+    local = "synchronous" if scheduler in ("synchronous", "sync", "single-threaded") else "threads"
+    return data.compute(scheduler=local_get(local))
+
+
 def compute(tasks: Sequence[Any], *, scheduler: Any, bar: tqdm, prefix: str = "ngffstore-") -> list[Any]:
     """Compute ``tasks`` on ``scheduler``, advancing ``bar`` once per task whose key starts with ``prefix``."""
     scheduler = parse_scheduler(scheduler)

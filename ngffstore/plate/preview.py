@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import parallel
 from ..errors import InputError, NotNgffError
 from ..journal import notify
 from ..ngff import Channel, ome_attrs
@@ -181,7 +182,7 @@ def build_preview(
     target.remove()
     # the mosaic is small (at most TARGET_EDGE pixels a side per channel): computed once, so
     # the writer's passes (display windows, levels) do not read the fields again
-    pixels = _mosaic_pixels(mosaic, scheduler)
+    pixels = parallel.in_memory(mosaic, scheduler)
     summary = write_image(
         pixels, target, axes=mosaic.axes, chunks=full, _known_empty=True,
         channels=[{"label": c["label"], "color": c["color"]} for c in channels] if "c" in mosaic.axes else None,
@@ -258,15 +259,6 @@ def build_preview(
         url=target.url, tile=(th, tw), layout=layout, shape=full, levels=len(summary.levels),
         fields=len(prints) - len(missing), missing=tuple(sorted(missing)),
     )
-
-
-def _mosaic_pixels(mosaic: Any, scheduler: Any) -> Any:
-    """The mosaic in memory, read here on local threads: dask's default scheduler would first
-    look for a ``distributed`` client, importing it (0.18 s, 12 MiB)."""
-    from .. import parallel
-
-    local = "synchronous" if scheduler in ("synchronous", "sync", "single-threaded") else "threads"
-    return mosaic.compute(scheduler=parallel.local_get(local))
 
 
 def _unregister(attrs: dict[str, Any]) -> dict[str, Any] | None:

@@ -343,7 +343,7 @@ def _loaded(source: Any, scheduler: Any) -> Any:
     if (scheduler not in ("synchronous", "sync", "single-threaded") or not hasattr(data, "dask")
             or data.nbytes >= LOAD_FIELD_BELOW):
         return source
-    pixels = np.asarray(data.compute(scheduler=parallel.local_get("synchronous")))
+    pixels = np.asarray(parallel.in_memory(data, "synchronous"))
     return replace(source, data=pixels) if isinstance(source, Source) else pixels
 
 
